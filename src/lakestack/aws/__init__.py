@@ -1,0 +1,1 @@
+"""Everything protocol-shaped: botocore specs, wire protocols, SigV4, the gateway, errors, ARNs."""

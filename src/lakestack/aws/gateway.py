@@ -1,0 +1,259 @@
+"""The one AWS endpoint: an ASGI app.
+
+route → authenticate (SigV4) → parse (botocore model) → authorize (IAM) → dispatch to the
+provider (in a worker thread) → serialize → answer. Protocol knowledge lives in
+aws/protocols; services only see typed params.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+from lakestack import __version__
+from lakestack.aws import sigv4
+from lakestack.aws.context import RequestContext
+from lakestack.aws.errors import AwsError, internal_error, not_implemented, validation_error
+from lakestack.aws.protocols import Response, protocol_module
+from lakestack.aws.request import AsgiBody, BytesBody, HttpRequest
+from lakestack.aws.routing import ServiceIndex, operation_for, s3_virtual_host_bucket
+from lakestack.aws.specs import service_model
+from lakestack.aws.validation import message as validation_message
+from lakestack.aws.validation import validate
+
+log = logging.getLogger("lakestack.gateway")
+
+STREAM_CHUNK = 1 << 20
+# Non-streaming request bodies are read whole; cap them so a bad client cannot exhaust memory.
+MAX_BUFFERED_BODY = 64 << 20
+
+
+class Gateway:
+    def __init__(self, stack):
+        self.stack = stack
+        self.index = ServiceIndex(stack.providers)
+        self.pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lakestack-op")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        loop = asyncio.get_running_loop()
+        http = HttpRequest(
+            method=scope["method"],
+            raw_path=(scope.get("raw_path") or quote(scope["path"]).encode()).decode("latin-1"),
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=_headers(scope["headers"]),
+            body=AsgiBody(receive, loop),
+        )
+        if http.raw_path.startswith("/_lakestack/"):
+            await _send(send, self._internal(http), loop, self.pool)
+            return
+        response = await self.handle(http, loop)
+        if http.method == "HEAD" and not isinstance(response.body, bytes | bytearray):
+            close = getattr(response.body, "close", None)
+            if close is not None:
+                close()
+            response.body = b""
+        await _send(send, response, loop, self.pool)
+
+    async def _lifespan(self, receive, send):
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _internal(self, http: HttpRequest) -> Response:
+        if http.raw_path.rstrip("/") == "/_lakestack/health":
+            body = {"version": __version__, "status": "running", "services": sorted(self.stack.providers)}
+            return Response(200, [("Content-Type", "application/json")], json.dumps(body).encode())
+        return Response(404, [("Content-Type", "application/json")], b'{"message": "not found"}')
+
+    async def handle(self, http: HttpRequest, loop) -> Response:
+        request_id = str(uuid.uuid4())
+        service = None
+        try:
+            info = sigv4.parse_auth(http)
+            service = self.index.service_for(info.service, http)
+            if service is None:
+                raise AwsError("UnrecognizedClientException", "The security token included in the request is invalid.",
+                               status=403) if info.service else AwsError(
+                    "MissingAuthenticationToken", "Request is missing Authentication Token", status=403)
+            return await self._dispatch(http, info, service, request_id, loop)
+        except AwsError as error:
+            return self._error(service or "s3", error, request_id)
+        except Exception:
+            log.exception("internal error in %s %s", http.method, http.raw_path)
+            return self._error(service or "s3", internal_error(), request_id)
+
+    def _error(self, service: str, error: AwsError, request_id: str) -> Response:
+        model = service_model(service)
+        if error.status is None:
+            error.status = 400
+        return protocol_module(model.protocol).serialize_error(model, error, request_id)
+
+    async def _dispatch(self, http: HttpRequest, info, service: str, request_id: str, loop) -> Response:
+        model = service_model(service)
+        protocol = model.protocol
+        path = http.raw_path.split("?", 1)[0]
+        if service == "s3":
+            bucket = s3_virtual_host_bucket(http.host)
+            if bucket:
+                path = "/" + quote(bucket) + path
+        body: bytes | None = None
+        if protocol == "query":
+            body = await self._read_body(http)
+        operation_name, path_params = operation_for(service, http, path, body)
+        if operation_name is None or operation_name not in model.operation_names:
+            raise _unknown_operation(protocol, operation_name, http)
+        operation = model.operation_model(operation_name)
+        streaming = operation.has_streaming_input
+        if body is None and not streaming:
+            body = await self._read_body(http)
+        credential = None
+        if info.access_key_id:
+            credential = await loop.run_in_executor(self.pool, self.stack.credentials.lookup, info.access_key_id)
+        now = dt.datetime.now(dt.UTC)
+        reader = sigv4.verify(http, info, credential, service_protocol=protocol, now=now,
+                              max_skew_seconds=self.stack.settings.max_clock_skew, body=body)
+        principal = credential.principal if credential is not None else None
+        region = info.region or self.stack.settings.region
+        provider = self.stack.providers[service]
+        ctx = RequestContext(request_id=request_id, service=service, operation=operation_name, region=region,
+                             principal=principal, stack=self.stack, http=http)
+        if reader is not None:
+            ctx.extra["body_reader"] = reader
+        if not provider.implements(operation_name):
+            raise not_implemented(service, operation_name)
+        params = protocol_module(protocol).parse_request(
+            operation, http, reader if streaming else (body or b""), path_params)
+        if operation.input_shape is not None and protocol != "rest-xml":
+            problems = validate(operation.input_shape, params)
+            if problems:
+                raise validation_error(protocol, validation_message(problems))
+        output = await loop.run_in_executor(self.pool, self._invoke, provider, ctx, params)
+        return protocol_module(protocol).serialize_response(operation, output, ctx)
+
+    def _invoke(self, provider, ctx: RequestContext, params: dict):
+        self._authorize(provider, ctx, params)
+        return getattr(provider, provider.method_name(ctx.operation))(ctx, params)
+
+    def _authorize(self, provider, ctx: RequestContext, params: dict) -> None:
+        checks = provider.authorization(ctx, params)
+        if not checks:
+            return
+        principal = ctx.principal
+        for action, resource in checks:
+            if principal is None:
+                raise AwsError("AccessDenied", "Access Denied", status=403)
+            if not self.stack.authorizer.is_allowed(principal, action, resource, _condition_context(ctx)):
+                raise _access_denied(ctx, action, resource)
+
+    async def _read_body(self, http: HttpRequest) -> bytes:
+        declared = http.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BUFFERED_BODY:
+            raise AwsError("RequestEntityTooLarge", "Request body is too large", status=413)
+        data = await http.body.read_all_async()
+        http.body = BytesBody(data)
+        return data
+
+
+def _condition_context(ctx: RequestContext) -> dict:
+    """The global condition keys IAM conditions may test."""
+    now = dt.datetime.now(dt.UTC)
+    context = {
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:RequestedRegion": ctx.region,
+        "aws:SecureTransport": "false",
+    }
+    if ctx.principal is not None:
+        context["aws:PrincipalArn"] = ctx.principal.source_arn or ctx.principal.arn
+        context["aws:PrincipalAccount"] = ctx.principal.account_id
+        context["aws:userid"] = ctx.principal.user_id
+    if ctx.http is not None:
+        context["aws:UserAgent"] = ctx.http.headers.get("user-agent", "")
+        client = ctx.http.headers.get("x-forwarded-for")
+        if client:
+            context["aws:SourceIp"] = client
+    return context
+
+
+def _access_denied(ctx: RequestContext, action: str, resource: str) -> AwsError:
+    principal = ctx.principal
+    if ctx.service == "s3":
+        return AwsError("AccessDenied", "Access Denied", status=403)
+    protocol = service_model(ctx.service).protocol
+    code = "AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException"
+    return AwsError(
+        code,
+        f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource} "
+        "because no identity-based policy allows the {action} action".replace("{action}", action),
+        status=403,
+    )
+
+
+def _unknown_operation(protocol: str, name: str | None, http: HttpRequest) -> AwsError:
+    if protocol == "query":
+        if not name:
+            return AwsError("MissingAction", "Missing Action", status=400)
+        return AwsError("InvalidAction", f"The action {name} is not valid for this web service.", status=400)
+    if protocol == "json":
+        return AwsError("UnknownOperationException", "", status=400)
+    if protocol == "rest-xml":
+        return AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.",
+                        status=405, Method=http.method, ResourceType="OBJECT")
+    return AwsError("UnknownOperationException", f"No operation matches {http.method} {http.raw_path}",
+                    status=404)
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
+
+
+async def _send(send, response: Response, loop, pool) -> None:
+    body = response.body
+    headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers]
+    has_length = any(k.lower() == "content-length" for k, _ in response.headers)
+    if isinstance(body, bytes | bytearray):
+        if not has_length:
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": bytes(body)})
+        return
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    try:
+        if hasattr(body, "read"):
+            while True:
+                chunk = await loop.run_in_executor(pool, body.read, STREAM_CHUNK)
+                if not chunk:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        else:
+            iterator = iter(body)
+            while True:
+                chunk = await loop.run_in_executor(pool, next, iterator, None)
+                if chunk is None:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    await send({"type": "http.response.body", "body": b""})

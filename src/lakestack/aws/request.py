@@ -1,0 +1,111 @@
+"""The HTTP request as the gateway hands it to the protocol layer, with a blocking body
+reader that provider threads can use while the event loop keeps receiving."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+
+class BodyReader:
+    """File-like `read(n)` over a request body. Subclasses supply `_next_chunk`."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._eof = False
+
+    def _next_chunk(self) -> bytes:
+        raise NotImplementedError
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._eof and (n < 0 or len(self._buffer) < n):
+            chunk = self._next_chunk()
+            if chunk:
+                self._buffer += chunk
+            else:
+                self._eof = True
+        if n < 0 or n >= len(self._buffer):
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            return data
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    def read_chunk(self, hint: int = 1 << 20) -> bytes:
+        """Up to `hint` bytes without waiting for more than one network chunk."""
+        if not self._buffer and not self._eof:
+            chunk = self._next_chunk()
+            if not chunk:
+                self._eof = True
+            return chunk[:hint] if len(chunk) <= hint else self._keep(chunk, hint)
+        return self.read(min(hint, len(self._buffer)) if self._buffer else 0)
+
+    def _keep(self, chunk: bytes, hint: int) -> bytes:
+        self._buffer += chunk[hint:]
+        return chunk[:hint]
+
+
+class BytesBody(BodyReader):
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._buffer = bytearray(data)
+        self._eof = True
+
+
+class AsgiBody(BodyReader):
+    """Reads the ASGI `receive` channel from a worker thread."""
+
+    def __init__(self, receive, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._receive = receive
+        self._loop = loop
+        self._more = True
+
+    async def _pull(self) -> bytes:
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            self._more = False
+            raise ConnectionError("client disconnected")
+        self._more = message.get("more_body", False)
+        return message.get("body", b"")
+
+    def _next_chunk(self) -> bytes:
+        while self._more:
+            chunk = asyncio.run_coroutine_threadsafe(self._pull(), self._loop).result()
+            if chunk:
+                return chunk
+        return b""
+
+    async def read_all_async(self) -> bytes:
+        parts = [bytes(self._buffer)]
+        self._buffer.clear()
+        while self._more:
+            parts.append(await self._pull())
+        self._eof = True
+        return b"".join(parts)
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    raw_path: str  # as sent, still percent-encoded
+    query_string: str  # as sent
+    headers: dict[str, str]  # lower-case names
+    body: BodyReader = field(default_factory=lambda: BytesBody(b""))
+    _query: list[tuple[str, str]] | None = None
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        if self._query is None:
+            self._query = parse_qsl(self.query_string, keep_blank_values=True)
+        return self._query
+
+    @property
+    def query_dict(self) -> dict[str, str]:
+        return dict(self.query)
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "")

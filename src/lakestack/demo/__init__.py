@@ -1,0 +1,1 @@
+"""The e-bike reference pipeline (and, until it lands, a smoke scenario)."""

@@ -1,0 +1,1 @@
+"""Process machinery that knows nothing about AWS: state store, blob files, workers."""

@@ -1,0 +1,17 @@
+"""The services lakestack serves, by botocore service name. Explicit on purpose: grep here
+to find any provider."""
+
+from __future__ import annotations
+
+import importlib
+
+PROVIDERS: dict[str, str] = {
+    "s3": "lakestack.services.s3.provider:S3Provider",
+    "sts": "lakestack.services.sts.provider:StsProvider",
+    "iam": "lakestack.services.iam.provider:IamProvider",
+}
+
+
+def load_provider_class(service: str):
+    module_name, _, class_name = PROVIDERS[service].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)

@@ -1,0 +1,56 @@
+"""One Settings object for the whole process, read from the environment or the CLI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_home() -> Path:
+    """`./.lakestack`, or `~/.lakestack` when started from the home directory."""
+    cwd = Path.cwd()
+    if cwd == Path.home():
+        return Path.home() / ".lakestack"
+    return cwd / ".lakestack"
+
+
+@dataclass
+class Settings:
+    home: Path = field(default_factory=default_home)
+    host: str = "127.0.0.1"
+    port: int = 4566
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    root_access_key_id: str | None = None
+    root_secret_access_key: str | None = None
+    # Seconds of clock skew tolerated in SigV4 (AWS: 15 minutes).
+    max_clock_skew: int = 15 * 60
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        env = os.environ
+        values: dict = {}
+        if env.get("LAKESTACK_HOME"):
+            values["home"] = Path(env["LAKESTACK_HOME"])
+        if env.get("LAKESTACK_HOST"):
+            values["host"] = env["LAKESTACK_HOST"]
+        if env.get("LAKESTACK_PORT"):
+            values["port"] = int(env["LAKESTACK_PORT"])
+        if env.get("LAKESTACK_REGION"):
+            values["region"] = env["LAKESTACK_REGION"]
+        values["root_access_key_id"] = env.get("LAKESTACK_ROOT_ACCESS_KEY_ID")
+        values["root_secret_access_key"] = env.get("LAKESTACK_ROOT_SECRET_ACCESS_KEY")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.home = Path(settings.home).expanduser().resolve()
+        return settings
+
+    @property
+    def endpoint_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
