@@ -5,6 +5,7 @@ import datetime as dt
 from urllib.parse import urlsplit
 
 import pytest
+from botocore.awsrequest import HeadersDict
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
@@ -60,7 +61,7 @@ def roundtrip_response(service, operation, output):
     resp = protocol_module(model.protocol).serialize_response(op, output, Ctx())
     body = resp.body if isinstance(resp.body, bytes) else resp.body.read()
     parsed = create_parser(model.protocol).parse(
-        {"status_code": resp.status, "headers": {k.lower(): v for k, v in resp.headers}, "body": body}, op.output_shape
+        {"status_code": resp.status, "headers": HeadersDict(resp.headers), "body": body}, op.output_shape
     )
     parsed.pop("ResponseMetadata", None)
     return parsed
@@ -188,7 +189,7 @@ def test_errors_parse_in_boto3(service):
     err = AwsError("NoSuchThing", "it is gone", status=404)
     resp = protocol_module(model.protocol).serialize_error(model, err, "req-9")
     parsed = create_parser(model.protocol).parse(
-        {"status_code": resp.status, "headers": {k.lower(): v for k, v in resp.headers}, "body": resp.body}, None
+        {"status_code": resp.status, "headers": HeadersDict(resp.headers), "body": resp.body}, None
     )
     assert parsed["Error"]["Code"] == "NoSuchThing"
     assert parsed["Error"]["Message"] == "it is gone"

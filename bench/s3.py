@@ -1,0 +1,105 @@
+"""S3 throughput: lakestack vs moto server, and large objects vs raw disk, in one run.
+
+    .venv/bin/python bench/s3.py [--small N] [--large-mib M] [--threads T]
+
+Small objects: T client threads each PUT then GET 4 KiB objects (ops/s counts both).
+Large objects: one PUT and one GET of an M MiB object through boto3 (single request),
+against a raw copy of the same bytes to a file on the same disk with fsync, and a raw read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import client, lakestack_server, moto_server, table  # noqa: E402
+
+
+def small_objects(s3, n: int, threads: int) -> float:
+    s3.create_bucket(Bucket="bench-small")
+    payload = os.urandom(4096)
+
+    def one(i: int) -> None:
+        key = f"obj/{i:06d}"
+        s3.put_object(Bucket="bench-small", Key=key, Body=payload)
+        assert s3.get_object(Bucket="bench-small", Key=key)["Body"].read() == payload
+
+    for i in range(20):  # warm up connections
+        one(i)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(n)))
+    return 2 * n / (time.perf_counter() - start)
+
+
+def large_object(s3, data: bytes) -> tuple[float, float]:
+    s3.create_bucket(Bucket="bench-large")
+    mib = len(data) / (1 << 20)
+    start = time.perf_counter()
+    s3.put_object(Bucket="bench-large", Key="big.bin", Body=data)
+    put = mib / (time.perf_counter() - start)
+    start = time.perf_counter()
+    body = s3.get_object(Bucket="bench-large", Key="big.bin")["Body"]
+    got = 0
+    while chunk := body.read(1 << 20):
+        got += len(chunk)
+    get = mib / (time.perf_counter() - start)
+    assert got == len(data)
+    return put, get
+
+
+def raw_disk(data: bytes, where: Path) -> tuple[float, float]:
+    mib = len(data) / (1 << 20)
+    path = where / "raw.bin"
+    start = time.perf_counter()
+    with open(path, "wb") as f:
+        view = memoryview(data)
+        for i in range(0, len(data), 1 << 20):
+            f.write(view[i:i + (1 << 20)])
+        f.flush()
+        os.fsync(f.fileno())
+    write = mib / (time.perf_counter() - start)
+    start = time.perf_counter()
+    with open(path, "rb") as f:
+        while f.read(1 << 20):
+            pass
+    read = mib / (time.perf_counter() - start)
+    path.unlink()
+    return write, read
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", type=int, default=2000, help="small objects per server (default 2000)")
+    parser.add_argument("--large-mib", type=int, default=256, help="large object size in MiB (default 256)")
+    parser.add_argument("--threads", type=int, default=8, help="client threads for small objects (default 8)")
+    args = parser.parse_args()
+    data = os.urandom(args.large_mib << 20)
+    results = {}
+    with lakestack_server() as (endpoint, key, secret, home):
+        s3 = client("s3", endpoint, key, secret)
+        results["lakestack"] = (small_objects(s3, args.small, args.threads), *large_object(s3, data))
+        with tempfile.TemporaryDirectory(dir=home) as tmp:
+            raw = raw_disk(data, Path(tmp))
+    with moto_server() as (endpoint, key, secret):
+        s3 = client("s3", endpoint, key, secret)
+        results["moto"] = (small_objects(s3, args.small, args.threads), *large_object(s3, data))
+    ls, moto = results["lakestack"], results["moto"]
+    rows = [
+        ["small 4 KiB PUT+GET ops/s", f"{ls[0]:,.0f}", f"{moto[0]:,.0f}", "-", f"{ls[0] / moto[0]:.1f}x moto"],
+        [f"large {args.large_mib} MiB PUT MB/s", f"{ls[1]:,.0f}", f"{moto[1]:,.0f}", f"{raw[0]:,.0f}",
+         f"{ls[1] / raw[0]:.2f}x raw write+fsync"],
+        [f"large {args.large_mib} MiB GET MB/s", f"{ls[2]:,.0f}", f"{moto[2]:,.0f}", f"{raw[1]:,.0f}",
+         f"{ls[2] / raw[1]:.2f}x raw read"],
+    ]
+    print(table(rows, ["measure", "lakestack", "moto", "raw disk", "ratio"]))
+
+
+if __name__ == "__main__":
+    main()
