@@ -118,7 +118,8 @@ class Gateway:
         if operation_name is None or operation_name not in model.operation_names:
             raise _unknown_operation(protocol, operation_name, http)
         operation = model.operation_model(operation_name)
-        streaming = operation.has_streaming_input
+        # Only S3 bodies stream; other services sign a hash of the whole body, so read it first.
+        streaming = operation.has_streaming_input and service == "s3"
         if body is None and not streaming:
             body = await self._read_body(http)
         credential = None
@@ -127,6 +128,8 @@ class Gateway:
         now = dt.datetime.now(dt.UTC)
         reader = sigv4.verify(http, info, credential, service_protocol=protocol, now=now,
                               max_skew_seconds=self.stack.settings.max_clock_skew, body=body)
+        if reader is not None and not streaming:
+            body = reader.read()  # an aws-chunked body, decoded (it is already in memory)
         principal = credential.principal if credential is not None else None
         region = info.region or self.stack.settings.region
         provider = self.stack.providers[service]

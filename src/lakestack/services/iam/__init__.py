@@ -1,0 +1,1 @@
+"""IAM: identities, credentials, policies and the policy evaluation engine."""

@@ -1,0 +1,57 @@
+"""AWS managed policies every account can attach (`arn:aws:iam::aws:policy/…`).
+
+Only the commonly used ones are here. ReadOnlyAccess is an approximation: AWS's version
+lists thousands of actions service by service; reading by verb prefix grants the same for
+the services lakestack serves.
+https://docs.aws.amazon.com/aws-managed-policy/latest/reference/policy-list.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AwsManagedPolicy:
+    name: str
+    path: str
+    description: str
+    statements: tuple[dict, ...]
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::aws:policy{self.path}{self.name}"
+
+    @property
+    def document(self) -> dict:
+        return {"Version": "2012-10-17", "Statement": list(self.statements)}
+
+
+def _allow(actions: list[str], resource: str = "*") -> dict:
+    return {"Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+AWS_MANAGED_POLICIES: tuple[AwsManagedPolicy, ...] = (
+    AwsManagedPolicy("AdministratorAccess", "/", "Provides full access to AWS services and resources.",
+                     (_allow(["*"]),)),
+    AwsManagedPolicy(
+        "ReadOnlyAccess", "/", "Provides read-only access to AWS services and resources.",
+        (_allow(["*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "s3:Get*", "s3:List*"]),),
+    ),
+    AwsManagedPolicy("AmazonS3FullAccess", "/", "Provides full access to all buckets via the AWS Management "
+                     "Console.", (_allow(["s3:*", "s3-object-lambda:*"]),)),
+    AwsManagedPolicy(
+        "AmazonS3ReadOnlyAccess", "/", "Provides read only access to all buckets via the AWS Management Console.",
+        (_allow(["s3:Get*", "s3:List*", "s3:Describe*", "s3-object-lambda:Get*", "s3-object-lambda:List*"]),),
+    ),
+    AwsManagedPolicy("IAMFullAccess", "/", "Provides full access to IAM via the AWS Management Console.",
+                     (_allow(["iam:*", "organizations:DescribeAccount", "organizations:DescribeOrganization",
+                              "organizations:DescribeOrganizationalUnit", "organizations:DescribePolicy",
+                              "organizations:ListChildren", "organizations:ListParents",
+                              "organizations:ListPoliciesForTarget", "organizations:ListRoots",
+                              "organizations:ListPolicies", "organizations:ListTargetsForPolicy"]),)),
+    AwsManagedPolicy(
+        "AWSLambdaBasicExecutionRole", "/service-role/", "Provides write permissions to CloudWatch Logs.",
+        (_allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]),),
+    ),
+)

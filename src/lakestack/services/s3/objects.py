@@ -1,0 +1,426 @@
+"""Objects: PutObject, GetObject/HeadObject, DeleteObject(s), CopyObject — S3's rules on top
+of the store's durable write path (store.py) and the key → file layout (keys.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+from urllib.parse import unquote
+
+from lakestack.aws.errors import AwsError
+from lakestack.aws.protocols.values import to_datetime
+from lakestack.services.s3 import checksums, conditions, errors, keys, ranges, spool
+from lakestack.services.s3.buckets import Buckets
+from lakestack.services.s3.store import S3Store
+
+log = logging.getLogger("lakestack.s3")
+
+MAX_PUT_SIZE = 5 * 1024**3
+MAX_METADATA_BYTES = 2048
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+
+# Request/response members stored with an object → their column in `objects`.
+HEADER_COLUMNS = {
+    "ContentType": "content_type",
+    "ContentEncoding": "content_encoding",
+    "ContentDisposition": "content_disposition",
+    "ContentLanguage": "content_language",
+    "CacheControl": "cache_control",
+    "Expires": "expires",
+    "WebsiteRedirectLocation": "website_redirect",
+    "StorageClass": "storage_class",
+}
+COLUMNS = ("bucket, key, size, etag, last_modified, " + ", ".join(HEADER_COLUMNS.values())
+           + ", metadata, checksum_algorithm, checksum_value, checksum_type, parts, lake, path")
+_UPSERT = (f"INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES ("
+           + ", ".join("?" * len(COLUMNS.split(", "))) + ")")
+# GetObject's response-* query parameters → the response header member they replace.
+OVERRIDES = {
+    "ResponseContentType": "ContentType",
+    "ResponseContentDisposition": "ContentDisposition",
+    "ResponseContentEncoding": "ContentEncoding",
+    "ResponseContentLanguage": "ContentLanguage",
+    "ResponseCacheControl": "CacheControl",
+    "ResponseExpires": "Expires",
+}
+
+
+@dataclass
+class ObjectRecord:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+    headers: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None
+    checksum_value: str | None = None
+    checksum_type: str | None = None
+    parts: list[int] | None = None  # part sizes, for multipart objects
+    lake: bool = False
+    path: str = ""
+
+    @classmethod
+    def from_row(cls, row) -> ObjectRecord:
+        return cls(
+            row["bucket"], row["key"], row["size"], row["etag"], row["last_modified"],
+            {m: row[c] for m, c in HEADER_COLUMNS.items() if row[c] is not None},
+            json.loads(row["metadata"]) if row["metadata"] else {},
+            row["checksum_algorithm"], row["checksum_value"], row["checksum_type"],
+            json.loads(row["parts"]) if row["parts"] else None,
+            bool(row["lake"]), row["path"],
+        )
+
+    def row_values(self) -> tuple:
+        return (
+            self.bucket, self.key, self.size, self.etag, self.last_modified,
+            *(self.headers.get(m) for m in HEADER_COLUMNS),
+            json.dumps(self.metadata) if self.metadata else None,
+            self.checksum_algorithm, self.checksum_value, self.checksum_type,
+            json.dumps(self.parts) if self.parts else None,
+            int(self.lake), self.path,
+        )
+
+    @property
+    def modified(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.last_modified, dt.UTC)
+
+
+def now() -> float:
+    return round(time.time(), 3)
+
+
+def stored_headers(params: dict) -> dict[str, str]:
+    """The content headers a write stores, from its params."""
+    headers = {m: params[m] for m in HEADER_COLUMNS if params.get(m) is not None}
+    encoding = headers.get("ContentEncoding")
+    if encoding is not None:
+        # aws-chunked describes this request's framing, not the object.
+        kept = [e.strip() for e in encoding.split(",") if e.strip() and e.strip() != "aws-chunked"]
+        if kept:
+            headers["ContentEncoding"] = ",".join(kept)
+        else:
+            del headers["ContentEncoding"]
+    if "Expires" in headers:
+        headers["Expires"] = format_datetime(to_datetime(headers["Expires"]), usegmt=True)
+    if headers.get("StorageClass") == "STANDARD":
+        del headers["StorageClass"]
+    headers.setdefault("ContentType", DEFAULT_CONTENT_TYPE)
+    return headers
+
+
+def check_key(key: str) -> None:
+    size = len(keys.key_bytes(key))
+    if size > keys.MAX_KEY_BYTES:
+        raise errors.key_too_long(size)
+
+
+def check_metadata(metadata: dict | None) -> dict[str, str]:
+    metadata = {k.lower(): v for k, v in (metadata or {}).items()}
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())
+    if size > MAX_METADATA_BYTES:
+        raise errors.metadata_too_large(size)
+    return metadata
+
+
+def describe(record: ObjectRecord, checksum_mode: bool = False) -> dict:
+    """The response headers GetObject/HeadObject answer for an object."""
+    out: dict = {
+        "ETag": record.etag,
+        "LastModified": record.modified,
+        "ContentLength": record.size,
+        "AcceptRanges": "bytes",
+        "ServerSideEncryption": "AES256",  # S3 encrypts every object at rest by default
+    }
+    out.update(record.headers)
+    if record.metadata:
+        out["Metadata"] = dict(record.metadata)
+    if checksum_mode:
+        out.update(checksum_fields(record))
+    return out
+
+
+def checksum_fields(record: ObjectRecord) -> dict:
+    if not record.checksum_value:
+        return {}
+    return {checksums.member(record.checksum_algorithm): record.checksum_value,
+            "ChecksumType": record.checksum_type or "FULL_OBJECT"}
+
+
+class FileBody:
+    """An open object file (or a slice of it) that the gateway reads in chunks and closes."""
+
+    def __init__(self, file, offset: int, length: int):
+        self._file = file
+        self.offset = offset
+        self.length = length
+        self._remaining = length
+        if offset:
+            file.seek(offset)
+
+    def read(self, n: int = -1) -> bytes:
+        if self._remaining <= 0:
+            return b""
+        n = self._remaining if n is None or n < 0 else min(n, self._remaining)
+        data = self._file.read(n)
+        self._remaining -= len(data)
+        return data
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def parse_copy_source(value: str) -> tuple[str, str]:
+    """x-amz-copy-source: `bucket/key` or `/bucket/key`, URL-encoded, maybe `?versionId=…`."""
+    path, _, query = value.partition("?")
+    path = unquote(path).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
+    if query:
+        version = dict(p.partition("=")[::2] for p in query.split("&")).get("versionId")
+        if version not in (None, "null"):
+            raise errors.invalid_argument("Invalid version id specified", "x-amz-copy-source", value)
+    return bucket, key
+
+
+class Objects:
+    def __init__(self, store: S3Store, buckets: Buckets):
+        self.store = store
+        self.buckets = buckets
+
+    # -- reading -----------------------------------------------------------------------
+
+    def lookup(self, bucket: str, key: str) -> ObjectRecord | None:
+        row = self.store.db.query_one(f"SELECT {COLUMNS} FROM objects WHERE bucket = ? AND key = ?",
+                                      (bucket, key))
+        return ObjectRecord.from_row(row) if row is not None else None
+
+    def open(self, account_id: str, bucket: str, key: str, with_file: bool = True):
+        """(record, open file or None). Holding the key lock while reading the row and opening
+        the file means we never pair a new row with an old file (or a missing one)."""
+        self.buckets.require(account_id, bucket)
+        with self.store.key_lock(bucket, key):
+            record = self.lookup(bucket, key)
+            if record is None:
+                raise errors.no_such_key(key)
+            file = open(self.store.abspath(record.path), "rb", buffering=0) if with_file else None
+        return record, file
+
+    def read(self, account_id: str, bucket: str, key: str, params: dict, head: bool) -> tuple[dict, int]:
+        """GetObject / HeadObject: (output, HTTP status)."""
+        record, file = self.open(account_id, bucket, key, with_file=not head)
+        try:
+            output, status, span = self._answer(record, params)
+            if file is not None and span is not None:
+                output["Body"] = FileBody(file, *span)
+                file = None  # the body owns it now
+            return output, status
+        finally:
+            if file is not None:
+                file.close()
+
+    def _answer(self, record: ObjectRecord, params: dict) -> tuple[dict, int, tuple[int, int] | None]:
+        if conditions.check_read(params, record.etag, record.last_modified) == conditions.NOT_MODIFIED:
+            # 304 carries the validators and no body.
+            return {"ETag": record.etag, "LastModified": record.modified}, 304, None
+        whole = params.get("ChecksumMode") == "ENABLED"
+        output = describe(record)
+        part_number = params.get("PartNumber")
+        if part_number is not None:
+            if params.get("Range") is not None:
+                raise errors.invalid_request("Cannot specify both Range header and partNumber query parameter")
+            first, last, count = self._part_span(record, part_number)
+            output["PartsCount"] = count
+            if record.parts is None:  # partNumber=1 of a plain object is the object
+                span, status = (0, record.size), 200
+                output.update(checksum_fields(record) if whole else {})
+            else:
+                span, status = (first, last - first + 1), 206
+                output["ContentRange"] = f"bytes {first}-{last}/{record.size}"
+                output["ContentLength"] = last - first + 1
+        else:
+            wanted = ranges.parse(params.get("Range"), record.size)
+            if wanted is None:
+                span, status = (0, record.size), 200
+                # A checksum describes the whole object, so only whole answers carry it.
+                output.update(checksum_fields(record) if whole else {})
+            else:
+                first, last = wanted
+                span, status = (first, last - first + 1), 206
+                output["ContentRange"] = f"bytes {first}-{last}/{record.size}"
+                output["ContentLength"] = last - first + 1
+        for param, header in OVERRIDES.items():
+            if params.get(param) is not None:
+                output[header] = params[param]
+        return output, status, span
+
+    @staticmethod
+    def _part_span(record: ObjectRecord, part_number: int) -> tuple[int, int, int]:
+        sizes = record.parts or [record.size]
+        if part_number < 1 or part_number > len(sizes):
+            raise AwsError("InvalidPartNumber", "The requested partnumber is not satisfiable", 416,
+                           PartNumberRequested=part_number, ActualPartCount=len(sizes))
+        first = sum(sizes[: part_number - 1])
+        return first, first + sizes[part_number - 1] - 1, len(sizes)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def put(self, account_id: str, bucket: str, key: str, params: dict, incoming: spool.Incoming) -> ObjectRecord:
+        self.buckets.require(account_id, bucket)
+        check_key(key)
+        metadata = check_metadata(params.get("Metadata"))
+        headers = stored_headers(params)
+        _check_write_conditions(params)
+        spooled = spool.receive_checked(incoming, params, self.store.new_temp(), MAX_PUT_SIZE)
+        record = ObjectRecord(
+            bucket, key, spooled.size, f'"{spooled.md5_hex}"', now(), headers, metadata,
+            spooled.checksum_algorithm, spooled.checksum, "FULL_OBJECT" if spooled.checksum else None,
+        )
+        self.commit(record, spooled, params)
+        return record
+
+    def commit(self, record: ObjectRecord, spooled: spool.Spooled, conditions_from: dict | None = None,
+               in_transaction: Callable | None = None) -> None:
+        """Make a spooled file the object's bytes: one transaction, then the rename.
+
+        `conditions_from`: params with a conditional write's If-Match / If-None-Match.
+        `in_transaction(db)`: more work that must commit atomically with the object row.
+        """
+        store = self.store
+        bucket, key = record.bucket, record.key
+        temp = spooled.path
+        committed = False
+        try:
+            with store.key_lock(bucket, key), store.layout_lock(bucket):
+                record.path, record.lake = keys.choose_relpath(store.home, bucket, key)
+                final = store.abspath(record.path)
+                store.make_parents(final)
+                with store.transaction() as db:
+                    if self.buckets.get(bucket) is None:
+                        raise errors.no_such_bucket(bucket)
+                    old = db.execute("SELECT path FROM objects WHERE bucket = ? AND key = ?",
+                                     (bucket, key)).fetchone()
+                    _check_existing(conditions_from or {}, key, db, bucket)
+                    if in_transaction is not None:
+                        in_transaction(db)
+                    db.execute(_UPSERT, record.row_values())
+                    rename_id = store.add_pending(db, spooled.rel, record.path)
+                    old_id = None
+                    if old is not None and old["path"] != record.path:
+                        old_id = store.add_pending(db, old["path"], None, bucket, key)
+                # Committed: from here on recovery would finish the job after a crash.
+                committed = True
+                store.rename_into_place(temp, final)
+                if old_id is not None:
+                    store.remove_file(store.abspath(old["path"]), store.bucket_dir(bucket))
+                store.mark_done(rename_id, old_id)
+        finally:
+            if not committed:
+                store.discard(temp)
+
+    def delete(self, account_id: str, bucket: str, key: str) -> None:
+        """DeleteObject: 204 whether or not the key existed."""
+        self.buckets.require(account_id, bucket)
+        self.delete_keys(bucket, [key])
+
+    def delete_keys(self, bucket: str, key_list: list[str]) -> None:
+        """Remove rows in one transaction, then their files (pruning emptied directories)."""
+        store = self.store
+        with store.key_locks(bucket, key_list), store.layout_lock(bucket):
+            removed: list[tuple[str, int]] = []
+            with store.transaction() as db:
+                for key in dict.fromkeys(key_list):
+                    row = db.execute("SELECT path FROM objects WHERE bucket = ? AND key = ?",
+                                     (bucket, key)).fetchone()
+                    if row is None:
+                        continue
+                    db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+                    removed.append((row["path"], store.add_pending(db, row["path"], None, bucket, key)))
+            for path, pending_id in removed:
+                store.remove_file(store.abspath(path), store.bucket_dir(bucket))
+                store.mark_done(pending_id)
+
+    # -- copying -----------------------------------------------------------------------
+
+    def copy(self, account_id: str, bucket: str, key: str, params: dict) -> tuple[ObjectRecord, ObjectRecord]:
+        """CopyObject: (new record, source record)."""
+        self.buckets.require(account_id, bucket)
+        check_key(key)
+        src_bucket, src_key = parse_copy_source(params["CopySource"])
+        source, file = self.open(account_id, src_bucket, src_key)
+        try:
+            conditions.check_copy_source(params, source.etag, source.last_modified)
+            replace = (params.get("MetadataDirective") or "COPY") == "REPLACE"
+            if (src_bucket, src_key) == (bucket, key) and not replace and not _changes_attributes(params, source):
+                raise errors.copy_onto_itself()
+            if replace:
+                headers, metadata = stored_headers(params), check_metadata(params.get("Metadata"))
+            else:
+                headers, metadata = dict(source.headers), dict(source.metadata)
+                for name in ("StorageClass", "WebsiteRedirectLocation"):
+                    if params.get(name):
+                        headers[name] = params[name]
+                if headers.get("StorageClass") == "STANDARD":
+                    del headers["StorageClass"]
+            _check_write_conditions(params)
+            algorithm = checksums.normalize_algorithm(params.get("ChecksumAlgorithm")) or source.checksum_algorithm
+            reuse = algorithm == source.checksum_algorithm and source.checksum_type == "FULL_OBJECT"
+            # A multipart source's ETag is not an MD5 of its bytes; the copy's must be.
+            need_md5 = source.parts is not None
+            spooled = spool.copy_range(file, 0, source.size, self.store.new_temp(), md5=need_md5,
+                                       algorithm=None if reuse else algorithm)
+        finally:
+            file.close()
+        record = ObjectRecord(
+            bucket, key, spooled.size, f'"{spooled.md5_hex}"' if need_md5 else source.etag, now(),
+            headers, metadata,
+        )
+        if algorithm:
+            record.checksum_algorithm = algorithm
+            record.checksum_value = source.checksum_value if reuse else spooled.checksum
+            record.checksum_type = "FULL_OBJECT"
+        self.commit(record, spooled, params)
+        return record, source
+
+
+def _changes_attributes(params: dict, source: ObjectRecord) -> bool:
+    """Copying an object onto itself is allowed when it changes one of these."""
+    storage = params.get("StorageClass")
+    return bool(
+        (storage and storage != source.headers.get("StorageClass", "STANDARD"))
+        or params.get("WebsiteRedirectLocation")
+        or params.get("ServerSideEncryption")
+        or params.get("SSEKMSKeyId")
+    )
+
+
+def _check_write_conditions(params: dict) -> None:
+    """Conditional writes support `If-None-Match: *` and `If-Match: <etag>` only."""
+    none_match = params.get("IfNoneMatch")
+    if none_match is not None and none_match.strip() != "*":
+        raise AwsError("NotImplemented", "A header you provided implies functionality that is not implemented",
+                       501, Header="If-None-Match")
+
+
+def _check_existing(params: dict, key: str, db, bucket: str) -> None:
+    """A conditional write's test against the current object, inside the commit."""
+    if params.get("IfNoneMatch") is None and params.get("IfMatch") is None:
+        return
+    row = db.execute("SELECT etag FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
+    if params.get("IfNoneMatch") is not None and row is not None:
+        raise errors.precondition_failed("If-None-Match")
+    if params.get("IfMatch") is not None:
+        if row is None:
+            raise errors.no_such_key(key)
+        if not conditions.etag_matches(params["IfMatch"], row["etag"]):
+            raise errors.precondition_failed("If-Match")

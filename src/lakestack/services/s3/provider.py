@@ -1,0 +1,277 @@
+"""S3's operations: thin glue from typed params to buckets/objects/multipart/listing.
+
+The lake's store: objects are plain files under `<home>/s3/<bucket>/<key>` (keys.py),
+indexed in `<state>/s3.db`, written durably (store.py).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from urllib.parse import quote
+
+from lakestack.aws.errors import AwsError
+from lakestack.aws.request import BytesBody
+from lakestack.services.base import Action, Provider
+from lakestack.services.s3 import checksums, errors, listing
+from lakestack.services.s3.buckets import Buckets, owner
+from lakestack.services.s3.multipart import Multipart
+from lakestack.services.s3.objects import Objects, parse_copy_source
+from lakestack.services.s3.spool import Incoming
+from lakestack.services.s3.store import S3Store
+
+BUCKET = "arn:aws:s3:::{Bucket}"
+OBJECT = "arn:aws:s3:::{Bucket}/{Key}"
+# Larger unread bodies are the gateway's to discard (by closing the connection).
+DRAIN_LIMIT = 8 << 20
+
+
+def _object_arn(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+class S3Provider(Provider):
+    service = "s3"
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html
+    ACTIONS = {
+        "ListBuckets": Action("s3:ListAllMyBuckets"),
+        "CreateBucket": Action("s3:CreateBucket", BUCKET),
+        "DeleteBucket": Action("s3:DeleteBucket", BUCKET),
+        "HeadBucket": Action("s3:ListBucket", BUCKET),
+        "GetBucketLocation": Action("s3:GetBucketLocation", BUCKET),
+        "PutBucketTagging": Action("s3:PutBucketTagging", BUCKET),
+        "DeleteBucketTagging": Action("s3:PutBucketTagging", BUCKET),  # AWS has no DeleteBucketTagging action
+        "GetBucketTagging": Action("s3:GetBucketTagging", BUCKET),
+        "ListObjects": Action("s3:ListBucket", BUCKET),
+        "ListObjectsV2": Action("s3:ListBucket", BUCKET),
+        "ListMultipartUploads": Action("s3:ListBucketMultipartUploads", BUCKET),
+        "GetObject": Action("s3:GetObject", OBJECT),
+        "HeadObject": Action("s3:GetObject", OBJECT),
+        "PutObject": Action("s3:PutObject", OBJECT),
+        "CopyObject": Action("s3:PutObject", OBJECT),
+        "DeleteObject": Action("s3:DeleteObject", OBJECT),
+        "CreateMultipartUpload": Action("s3:PutObject", OBJECT),
+        "UploadPart": Action("s3:PutObject", OBJECT),
+        "UploadPartCopy": Action("s3:PutObject", OBJECT),
+        "CompleteMultipartUpload": Action("s3:PutObject", OBJECT),
+        "AbortMultipartUpload": Action("s3:AbortMultipartUpload", OBJECT),
+        "ListParts": Action("s3:ListMultipartUploadParts", OBJECT),
+    }
+
+    def __init__(self, stack):
+        super().__init__(stack)
+        settings = stack.settings
+        self.store = S3Store(settings.home, settings.state_dir)
+        self.buckets = Buckets(self.store)
+        self.objects = Objects(self.store, self.buckets)
+        self.multipart = Multipart(self.store, self.buckets, self.objects)
+
+    def stop(self) -> None:
+        self.store.close()
+
+    def authorization(self, ctx, params):
+        checks = super().authorization(ctx, params)
+        if ctx.operation in ("CopyObject", "UploadPartCopy") and params.get("CopySource"):
+            try:
+                src_bucket, src_key = parse_copy_source(params["CopySource"])
+            except Exception:  # malformed: the operation itself answers InvalidArgument
+                return checks
+            checks.append(("s3:GetObject", _object_arn(src_bucket, src_key)))
+        elif ctx.operation == "DeleteObjects":
+            # Every key needs s3:DeleteObject (AWS reports a denied key in Errors; here it denies the call).
+            bucket = params.get("Bucket", "")
+            keys = (params.get("Delete") or {}).get("Objects") or []
+            checks = [("s3:DeleteObject", _object_arn(bucket, k)) for k in dict.fromkeys(
+                o.get("Key", "") for o in keys)] or [("s3:DeleteObject", f"arn:aws:s3:::{bucket}/*")]
+        return checks
+
+    # -- buckets ---------------------------------------------------------------------------
+
+    def list_buckets(self, ctx, params):
+        found, token = self.buckets.list(ctx.account_id, params.get("Prefix"), params.get("BucketRegion"),
+                                         params.get("MaxBuckets"), params.get("ContinuationToken"))
+        return {
+            "Buckets": [{"Name": b.name, "CreationDate": b.creation_date, "BucketRegion": b.region,
+                         "BucketArn": b.arn} for b in found],
+            "Owner": owner(ctx.account_id),
+            "ContinuationToken": token,
+            "Prefix": params.get("Prefix"),
+        }
+
+    def create_bucket(self, ctx, params):
+        constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+        bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint)
+        return {"Location": f"/{bucket.name}", "BucketArn": bucket.arn}
+
+    def delete_bucket(self, ctx, params):
+        self.buckets.delete(ctx.account_id, params["Bucket"])
+        return {}
+
+    def head_bucket(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return {"BucketRegion": bucket.region, "BucketArn": bucket.arn}
+
+    def get_bucket_location(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        # us-east-1 answers an empty LocationConstraint.
+        return {"LocationConstraint": None if bucket.region == "us-east-1" else bucket.region}
+
+    def put_bucket_tagging(self, ctx, params):
+        tags = (params.get("Tagging") or {}).get("TagSet")
+        if tags is None:
+            raise errors.malformed_xml()
+        self.buckets.put_tags(ctx.account_id, params["Bucket"], tags)
+        return {}
+
+    def get_bucket_tagging(self, ctx, params):
+        return {"TagSet": self.buckets.get_tags(ctx.account_id, params["Bucket"])}
+
+    def delete_bucket_tagging(self, ctx, params):
+        self.buckets.delete_tags(ctx.account_id, params["Bucket"])
+        return {}
+
+    # -- objects ---------------------------------------------------------------------------
+
+    def put_object(self, ctx, params):
+        incoming = _incoming(ctx, params)
+        with _drained_on_error(incoming):
+            record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
+        out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
+        if record.checksum_value:
+            out[checksums.member(record.checksum_algorithm)] = record.checksum_value
+            out["ChecksumType"] = record.checksum_type
+        return out
+
+    def get_object(self, ctx, params):
+        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=False)
+        if status != 200:
+            ctx.response_status = status
+        return output
+
+    def head_object(self, ctx, params):
+        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=True)
+        if status != 200:
+            ctx.response_status = status
+        return output
+
+    def delete_object(self, ctx, params):
+        self.objects.delete(ctx.account_id, params["Bucket"], params["Key"])
+        return {}
+
+    def delete_objects(self, ctx, params):
+        bucket = params["Bucket"]
+        self.buckets.require(ctx.account_id, bucket)
+        request = params.get("Delete") or {}
+        items = request.get("Objects") or []
+        if not items or len(items) > 1000:
+            raise errors.malformed_xml()
+        deleted, failed, to_delete = [], [], []
+        for item in items:
+            key = item.get("Key")
+            if key is None:
+                raise errors.malformed_xml()
+            if len(key.encode("utf-8", "surrogatepass")) > 1024:
+                failed.append({"Key": key, "Code": "KeyTooLongError", "Message": "Your key is too long"})
+                continue
+            to_delete.append(key)
+            deleted.append({"Key": key})
+        self.objects.delete_keys(bucket, to_delete)
+        return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
+
+    def copy_object(self, ctx, params):
+        record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
+        result = {"ETag": record.etag, "LastModified": record.modified}
+        if record.checksum_value:
+            result[checksums.member(record.checksum_algorithm)] = record.checksum_value
+            result["ChecksumType"] = record.checksum_type
+        return {"CopyObjectResult": result, "ServerSideEncryption": "AES256"}
+
+    def list_objects(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        fetch = listing.sql_fetch(self.store.db.query, bucket.name, listing.CONTENT_COLUMNS)
+        return listing.list_v1(fetch, bucket.name, params, owner(bucket.account_id))
+
+    def list_objects_v2(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        fetch = listing.sql_fetch(self.store.db.query, bucket.name, listing.CONTENT_COLUMNS)
+        return listing.list_v2(fetch, bucket.name, params, owner(bucket.account_id))
+
+    # -- multipart ---------------------------------------------------------------------------
+
+    def create_multipart_upload(self, ctx, params):
+        upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params)
+        out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
+               "ServerSideEncryption": "AES256"}
+        if upload.checksum_algorithm:
+            out["ChecksumAlgorithm"] = upload.checksum_algorithm
+            out["ChecksumType"] = upload.checksum_type
+        return out
+
+    def upload_part(self, ctx, params):
+        incoming = _incoming(ctx, params)
+        with _drained_on_error(incoming):
+            return self.multipart.upload_part(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
+
+    def upload_part_copy(self, ctx, params):
+        return self.multipart.upload_part_copy(ctx.account_id, params["Bucket"], params["Key"], params)
+
+    def complete_multipart_upload(self, ctx, params):
+        record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params)
+        out = {"Location": _location(ctx, record.bucket, record.key), "Bucket": record.bucket, "Key": record.key,
+               "ETag": record.etag, "ServerSideEncryption": "AES256"}
+        if record.checksum_value:
+            out[checksums.member(record.checksum_algorithm)] = record.checksum_value
+            out["ChecksumType"] = record.checksum_type
+        return out
+
+    def abort_multipart_upload(self, ctx, params):
+        self.multipart.abort(ctx.account_id, params["Bucket"], params["Key"], params["UploadId"])
+        return {}
+
+    def list_parts(self, ctx, params):
+        return self.multipart.list_parts(ctx.account_id, params["Bucket"], params["Key"], params)
+
+    def list_multipart_uploads(self, ctx, params):
+        return self.multipart.list_uploads(ctx.account_id, params["Bucket"], params)
+
+
+def _incoming(ctx, params) -> Incoming:
+    """The body and what the headers promise about it."""
+    body = params.get("Body")
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(body, bytes | bytearray):  # a cross-service call passes bytes
+        body = BytesBody(bytes(body))
+    headers = ctx.http.headers if ctx.http is not None else {}
+    decoded = headers.get("x-amz-decoded-content-length")
+    if decoded is not None and decoded.isdigit():
+        expected = int(decoded)
+    elif "aws-chunked" in headers.get("content-encoding", ""):
+        expected = None  # Content-Length counts the chunk framing
+    else:
+        expected = params.get("ContentLength")
+    trailer_names = [t.strip() for t in headers.get("x-amz-trailer", "").split(",") if t.strip()]
+    return Incoming(body, expected, trailer_names, ctx.extra.get("trailers") or {})
+
+
+@contextmanager
+def _drained_on_error(incoming: Incoming):
+    """An error found before the body was read (bad Content-MD5, missing bucket) must still
+    consume a small body, or its bytes would be parsed as the connection's next request."""
+    try:
+        yield
+    except AwsError:
+        reader = incoming.reader
+        if reader is not None and (incoming.expected_size or 0) <= DRAIN_LIMIT:
+            try:
+                drained = 0
+                while drained <= DRAIN_LIMIT and (chunk := reader.read(1 << 16)):
+                    drained += len(chunk)
+            except Exception:  # the client went away; nothing left to protect
+                pass
+        raise
+
+
+def _location(ctx, bucket: str, key: str) -> str:
+    host = ctx.http.headers.get("host", "") if ctx.http is not None else ""
+    base = f"http://{host}" if host else ctx.stack.settings.endpoint_url
+    return f"{base}/{bucket}/{quote(key)}"

@@ -1,0 +1,211 @@
+"""Bytes into a temp file, hashed on the way, fsync'd before anyone is told about them.
+
+Every write path (PutObject, UploadPart, copies, CompleteMultipartUpload) ends in a `Spooled`
+file that the store then commits. The bytes pass through Python once: each chunk updates the
+ETag's MD5 and the requested checksum, then goes to the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lakestack.services.s3 import checksums, errors
+
+CHUNK = 1 << 20
+COPY_CHUNK = 8 << 20
+_fdatasync = getattr(os, "fdatasync", os.fsync)
+
+
+@dataclass
+class Spooled:
+    rel: str  # temp path relative to home
+    path: Path
+    size: int
+    md5_hex: str | None
+    checksum_algorithm: str | None = None
+    checksum: str | None = None  # base64 of the checksum's digest
+
+
+class _Writer:
+    """A temp file with its digests; removed unless `finish` is reached."""
+
+    def __init__(self, rel: str, path: Path, md5: bool, algorithm: str | None):
+        self.rel, self.path = rel, path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self.md5 = hashlib.md5() if md5 else None
+        self.algorithm = algorithm
+        self.checksum = checksums.new(algorithm) if algorithm else None
+        self.size = 0
+
+    def write(self, data) -> None:
+        if self.md5 is not None:
+            self.md5.update(data)
+        if self.checksum is not None:
+            self.checksum.update(data)
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+        self.size += len(data)
+
+    def finish(self) -> Spooled:
+        _fdatasync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        return Spooled(
+            self.rel, self.path, self.size,
+            self.md5.hexdigest() if self.md5 is not None else None,
+            self.algorithm,
+            checksums.encode(self.checksum.digest()) if self.checksum is not None else None,
+        )
+
+    def abort(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def receive(reader, temp: tuple[str, Path], algorithm: str | None, limit: int) -> Spooled:
+    """Stream a request body (a BodyReader, or None for an empty one) to a temp file."""
+    writer = _Writer(*temp, md5=True, algorithm=algorithm)
+    try:
+        if reader is not None:
+            read = getattr(reader, "read_chunk", None) or reader.read
+            while True:
+                chunk = read(CHUNK)
+                if not chunk:
+                    break
+                writer.write(chunk)
+                if writer.size > limit:
+                    raise errors.entity_too_large(writer.size, limit)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def copy_range(source, offset: int, length: int, temp: tuple[str, Path], md5: bool,
+               algorithm: str | None) -> Spooled:
+    """Copy `length` bytes of an open file from `offset` into a temp file.
+
+    Without digests to compute, the kernel copies (copy_file_range: no trip through Python,
+    and a reflink on filesystems that support it).
+    """
+    writer = _Writer(*temp, md5=md5, algorithm=algorithm)
+    try:
+        src_fd = source.fileno()
+        remaining = length
+        position = offset
+        if not md5 and algorithm is None and hasattr(os, "copy_file_range"):
+            try:
+                while remaining > 0:
+                    copied = os.copy_file_range(src_fd, writer.fd, min(remaining, 1 << 30), position)
+                    if copied == 0:
+                        break
+                    position += copied
+                    remaining -= copied
+                    writer.size += copied
+            except OSError:
+                pass  # e.g. across filesystems on old kernels: fall back to read/write
+        while remaining > 0:
+            chunk = os.pread(src_fd, min(COPY_CHUNK, remaining), position)
+            if not chunk:
+                break
+            writer.write(chunk)
+            position += len(chunk)
+            remaining -= len(chunk)
+        if remaining:
+            raise OSError(f"source file ended {remaining} bytes early")
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def concatenate(paths: list[Path], temp: tuple[str, Path], algorithm: str | None) -> Spooled:
+    """Join multipart parts into one temp file (hashing only when a full-object checksum is
+    wanted; the multipart ETag comes from the parts' MD5s)."""
+    writer = _Writer(*temp, md5=False, algorithm=algorithm)
+    try:
+        for path in paths:
+            with open(path, "rb") as part:
+                size = os.fstat(part.fileno()).st_size
+                if algorithm is None and hasattr(os, "copy_file_range"):
+                    _kernel_copy(part.fileno(), writer, size)
+                else:
+                    while chunk := part.read(COPY_CHUNK):
+                        writer.write(chunk)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _kernel_copy(src_fd: int, writer: _Writer, size: int) -> None:
+    position = 0
+    try:
+        while position < size:
+            copied = os.copy_file_range(src_fd, writer.fd, size - position, position)
+            if copied == 0:
+                break
+            position += copied
+    except OSError:
+        pass
+    writer.size += position
+    while position < size:
+        chunk = os.pread(src_fd, min(COPY_CHUNK, size - position), position)
+        if not chunk:
+            raise OSError("part file ended early")
+        writer.write(chunk)
+        position += len(chunk)
+
+
+@dataclass
+class Incoming:
+    """A request body and what the client said about it."""
+
+    reader: object | None
+    expected_size: int | None = None  # Content-Length, or x-amz-decoded-content-length for aws-chunked
+    trailer_names: list[str] = field(default_factory=list)  # x-amz-trailer
+    context_trailers: dict = field(default_factory=dict)
+
+    def trailers(self) -> dict[str, str]:
+        found = getattr(self.reader, "trailers", None) or self.context_trailers or {}
+        return {k.lower(): v for k, v in found.items()}
+
+
+def receive_checked(incoming: Incoming, params: dict, temp: tuple[str, Path], limit: int,
+                    default_algorithm: str | None = None) -> Spooled:
+    """Spool a body and hold it to Content-MD5, the x-amz-checksum-* header or trailer, and the
+    declared length. Raises BadDigest / InvalidDigest / InvalidRequest / IncompleteBody."""
+    md5_expected = checksums.content_md5(params.get("ContentMD5"))
+    algorithm, expected = checksums.supplied(params, incoming.trailer_names)
+    algorithm = algorithm or default_algorithm
+    if incoming.expected_size is not None and incoming.expected_size > limit:
+        raise errors.entity_too_large(incoming.expected_size, limit)
+    spooled = receive(incoming.reader, temp, algorithm, limit)
+    try:
+        if incoming.expected_size is not None and spooled.size < incoming.expected_size:
+            raise errors.incomplete_body()
+        if md5_expected is not None and md5_expected.hex() != spooled.md5_hex:
+            raise errors.bad_digest_md5()
+        if algorithm and expected is None:
+            trailer = incoming.trailers().get(f"x-amz-checksum-{algorithm.lower()}")
+            if trailer is not None:
+                expected = checksums.decode_expected(algorithm, trailer)
+        if expected is not None and expected != spooled.checksum:
+            raise errors.bad_digest_checksum(algorithm)
+    except BaseException:
+        try:
+            os.unlink(spooled.path)
+        except FileNotFoundError:
+            pass
+        raise
+    return spooled

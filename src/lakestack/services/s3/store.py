@@ -1,0 +1,255 @@
+"""Where S3 keeps things, and how a write becomes durable.
+
+Metadata lives in `<state>/s3.db` (SQLite, WAL, synchronous=FULL); bytes live in plain
+files (see keys.py for the layout). A write goes:
+
+1. stream the body to `<home>/tmp/<random>`, hashing as it goes; fsync it;
+2. one SQLite transaction: the new row plus a `pending_files(tmp → final)` row; commit;
+3. rename tmp onto final, fsync the directory; answer.
+
+After a kill -9 anywhere in that sequence, `recover()` rolls every committed rename forward
+and throws away temp files that were never committed, so an acknowledged write is readable
+and no half-written object is ever listed. Deletes record `pending_files(path → NULL)` in
+the transaction that removes the row, and unlink afterwards.
+
+Locks: a striped per-key lock covers "commit → rename" so a GET never sees a row whose file
+is not in place yet (a GET holds it only while it reads the row and opens the file; the open
+descriptor survives later renames and unlinks). A per-bucket layout lock serializes the
+decisions that depend on the directory tree (is `a` a file or a directory right now?) with
+the renames, mkdirs and prunes that change it. Order: key locks → layout lock → writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from lakestack.runtime.files import fsync_dir
+from lakestack.runtime.state import StateStore
+
+log = logging.getLogger("lakestack.s3")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (
+    name TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    created REAL NOT NULL,
+    tags TEXT
+);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    last_modified REAL NOT NULL,
+    content_type TEXT,
+    content_encoding TEXT,
+    content_disposition TEXT,
+    content_language TEXT,
+    cache_control TEXT,
+    expires TEXT,
+    website_redirect TEXT,
+    storage_class TEXT,
+    metadata TEXT,
+    checksum_algorithm TEXT,
+    checksum_value TEXT,
+    checksum_type TEXT,
+    parts TEXT,
+    lake INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    initiated REAL NOT NULL,
+    initiator_arn TEXT,
+    initiator_id TEXT,
+    owner_account TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    checksum_algorithm TEXT,
+    checksum_type TEXT
+);
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated);
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL REFERENCES uploads (upload_id) ON DELETE CASCADE,
+    part_number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    last_modified REAL NOT NULL,
+    checksum_value TEXT,
+    path TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+-- Renames (src → dst) and deletes (src → NULL) committed but maybe not yet done on disk.
+CREATE TABLE IF NOT EXISTS pending_files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    src TEXT NOT NULL,
+    dst TEXT,
+    bucket TEXT,
+    key TEXT
+);
+"""
+
+TMP_DIR = "tmp"
+MULTIPART_DIR = "multipart"
+KEY_STRIPES = 256
+LAYOUT_STRIPES = 64
+
+
+class S3Store:
+    def __init__(self, home: Path, state_dir: Path):
+        self.home = Path(home)
+        for name in (TMP_DIR, MULTIPART_DIR, "s3", "s3-objects"):
+            (self.home / name).mkdir(parents=True, exist_ok=True)
+        self.db = StateStore(Path(state_dir) / "s3.db")
+        with self.db.transaction() as db:
+            # Statement by statement: sqlite3's executescript() would commit the open transaction.
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        self._key_locks = [threading.Lock() for _ in range(KEY_STRIPES)]
+        self._layout_locks = [threading.RLock() for _ in range(LAYOUT_STRIPES)]
+        # Ids of pending_files rows whose disk work is done; deleted by the next transaction
+        # instead of costing a commit of their own.
+        self._done: list[int] = []
+        self._done_lock = threading.Lock()
+        self.recover()
+
+    def close(self) -> None:
+        with self.transaction():
+            pass  # flushes finished pending_files rows
+        self.db.close()
+
+    # -- paths -------------------------------------------------------------------------
+
+    def abspath(self, rel: str) -> Path:
+        return self.home / rel
+
+    def new_temp(self) -> tuple[str, Path]:
+        rel = f"{TMP_DIR}/{uuid.uuid4().hex}"
+        return rel, self.home / rel
+
+    def bucket_dir(self, bucket: str) -> Path:
+        return self.home / "s3" / bucket
+
+    def upload_dir(self, upload_id: str) -> Path:
+        return self.home / MULTIPART_DIR / upload_id
+
+    # -- locks -------------------------------------------------------------------------
+
+    def key_lock(self, bucket: str, key: str) -> threading.Lock:
+        return self._key_locks[hash((bucket, key)) % KEY_STRIPES]
+
+    @contextmanager
+    def key_locks(self, bucket: str, keys: Iterable[str]) -> Iterator[None]:
+        """Several keys' locks, taken in stripe order so two callers cannot deadlock."""
+        stripes = sorted({hash((bucket, key)) % KEY_STRIPES for key in keys})
+        with ExitStack() as stack:
+            for stripe in stripes:
+                stack.enter_context(self._key_locks[stripe])
+            yield
+
+    def layout_lock(self, bucket: str) -> threading.RLock:
+        return self._layout_locks[hash(bucket) % LAYOUT_STRIPES]
+
+    # -- transactions and pending file work -------------------------------------------
+
+    @contextmanager
+    def transaction(self):
+        with self.db.transaction() as db:
+            with self._done_lock:
+                done, self._done = self._done, []
+            if done:
+                db.executemany("DELETE FROM pending_files WHERE id = ?", [(i,) for i in done])
+            yield db
+
+    @staticmethod
+    def add_pending(db, src: str, dst: str | None, bucket: str | None = None, key: str | None = None) -> int:
+        cur = db.execute("INSERT INTO pending_files (src, dst, bucket, key) VALUES (?, ?, ?, ?)",
+                         (src, dst, bucket, key))
+        return cur.lastrowid
+
+    def mark_done(self, *ids: int | None) -> None:
+        with self._done_lock:
+            self._done.extend(i for i in ids if i is not None)
+
+    def make_parents(self, path: Path) -> None:
+        """Create missing parent directories durably (each new entry fsync'd in its parent)."""
+        missing = []
+        parent = path.parent
+        while not parent.is_dir():
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                continue
+            fsync_dir(directory.parent)
+
+    def rename_into_place(self, tmp: Path, final: Path) -> None:
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+
+    def remove_file(self, path: Path, stop_at: Path | None = None) -> None:
+        """Unlink a file, then prune directories it leaves empty, up to `stop_at`."""
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        if stop_at is None:
+            return
+        parent = path.parent
+        while parent != stop_at and stop_at in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (or already gone): stop pruning
+                break
+            parent = parent.parent
+
+    def discard(self, path: Path | None) -> None:
+        if path is not None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    # -- crash recovery ---------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Roll committed renames forward, finish committed deletes, drop uncommitted temps."""
+        rows = self.db.query("SELECT id, src, dst, bucket, key FROM pending_files ORDER BY id")
+        for row in rows:
+            src = self.abspath(row["src"])
+            if row["dst"] is not None:
+                if src.exists():
+                    final = self.abspath(row["dst"])
+                    self.make_parents(final)
+                    self.rename_into_place(src, final)
+                    log.info("recovered a committed write: %s", row["dst"])
+                continue
+            still = self.db.query_one("SELECT path FROM objects WHERE bucket = ? AND key = ?",
+                                      (row["bucket"], row["key"]))
+            if still is None or still["path"] != row["src"]:
+                stop = self.bucket_dir(row["bucket"]) if row["bucket"] else None
+                self.remove_file(src, stop)
+        with self.db.transaction() as db:
+            db.execute("DELETE FROM pending_files")
+        for leftover in (self.home / TMP_DIR).iterdir():
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                self.discard(leftover)
+        live = {r["upload_id"] for r in self.db.query("SELECT upload_id FROM uploads")}
+        for directory in (self.home / MULTIPART_DIR).iterdir():
+            if directory.name not in live:
+                shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""STS: temporary credentials (AssumeRole, GetSessionToken) and GetCallerIdentity."""
