@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ log = logging.getLogger("lakestack.s3")
 MAX_PUT_SIZE = 5 * 1024**3
 MAX_METADATA_BYTES = 2048
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+INLINE_BODY = 256 * 1024
 
 # Request/response members stored with an object → their column in `objects`.
 HEADER_COLUMNS = {
@@ -222,8 +224,13 @@ class Objects:
         try:
             output, status, span = self._answer(record, params)
             if file is not None and span is not None:
-                output["Body"] = FileBody(file, *span)
-                file = None  # the body owns it now
+                offset, length = span
+                if length <= INLINE_BODY:
+                    # Small bodies go out in one piece: cheaper than the gateway's chunked reads.
+                    output["Body"] = os.pread(file.fileno(), length, offset)
+                else:
+                    output["Body"] = FileBody(file, offset, length)
+                    file = None  # the body owns it now
             return output, status
         finally:
             if file is not None:
