@@ -86,6 +86,9 @@ class Gateway:
         try:
             info = sigv4.parse_auth(http)
             service = self.index.service_for(info.service, http)
+            if info.service is None and service == "s3":
+                action = await self._unsigned_query_action(http)
+                service = self.index.by_query_action.get(action, service) if action else service
             if service is None:
                 raise AwsError("UnrecognizedClientException", "The security token included in the request is invalid.",
                                status=403) if info.service else AwsError(
@@ -113,7 +116,7 @@ class Gateway:
                 path = "/" + quote(bucket) + path
         body: bytes | None = None
         if protocol == "query":
-            body = await self._read_body(http)
+            body = http.body.read() if isinstance(http.body, BytesBody) else await self._read_body(http)
         operation_name, path_params = operation_for(service, http, path, body)
         if operation_name is None or operation_name not in model.operation_names:
             raise _unknown_operation(protocol, operation_name, http)
@@ -162,6 +165,17 @@ class Gateway:
                 raise AwsError("AccessDenied", "Access Denied", status=403)
             if not self.stack.authorizer.is_allowed(principal, action, resource, _condition_context(ctx)):
                 raise _access_denied(ctx, action, resource)
+
+    async def _unsigned_query_action(self, http: HttpRequest) -> str | None:
+        """The Action of an unsigned form-encoded query-protocol request, if it is one."""
+        if "Action" in http.query_dict:
+            return http.query_dict["Action"]
+        if http.method == "POST" and http.headers.get("content-type", "").startswith(
+                "application/x-www-form-urlencoded"):
+            from lakestack.aws.protocols.query import operation_name
+
+            return operation_name(http, await self._read_body(http))
+        return None
 
     async def _read_body(self, http: HttpRequest) -> bytes:
         declared = http.headers.get("content-length")

@@ -29,6 +29,14 @@ class ServiceIndex:
             prefix = model.metadata.get("targetPrefix")
             if prefix:
                 self.by_target_prefix[prefix] = name
+        # Unsigned query-protocol calls (AssumeRoleWithWebIdentity, or a missing signature)
+        # are told apart by their Action, since every service shares one endpoint here.
+        self.by_query_action: dict[str, str] = {}
+        for name in self.services:
+            model = service_model(name)
+            if model.protocol == "query":
+                for op in model.operation_names:
+                    self.by_query_action.setdefault(op, name)
 
     def service_for(self, signing: str | None, http) -> str | None:
         if signing:
