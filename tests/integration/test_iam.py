@@ -397,6 +397,26 @@ def test_aws_managed_policies_are_listed(iam):
     assert version["PolicyVersion"]["Document"]["Statement"][0]["Action"] == ["*"]
 
 
+def test_list_entities_for_policy(iam, user):
+    user_name, _ = user
+    group_name, role_name = name("g"), name("r")
+    arn = iam.create_policy(PolicyName=name("shared"), PolicyDocument=doc(allow("s3:GetObject")))["Policy"]["Arn"]
+    iam.create_group(GroupName=group_name)
+    iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST_LAMBDA)
+    iam.attach_user_policy(UserName=user_name, PolicyArn=arn)
+    iam.attach_group_policy(GroupName=group_name, PolicyArn=arn)
+    iam.attach_role_policy(RoleName=role_name, PolicyArn=arn)
+    entities = iam.list_entities_for_policy(PolicyArn=arn)
+    assert [u["UserName"] for u in entities["PolicyUsers"]] == [user_name]
+    assert [g["GroupName"] for g in entities["PolicyGroups"]] == [group_name]
+    assert [r["RoleName"] for r in entities["PolicyRoles"]] == [role_name]
+    only_roles = iam.list_entities_for_policy(PolicyArn=arn, EntityFilter="Role")
+    assert only_roles["PolicyUsers"] == [] and len(only_roles["PolicyRoles"]) == 1
+    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]] \
+        == [arn]
+    assert iam.list_instance_profiles_for_role(RoleName=role_name)["InstanceProfiles"] == []
+
+
 def test_attach_unknown_policy(iam, user):
     user_name, _ = user
     with pytest.raises(ClientError) as info:

@@ -33,6 +33,9 @@ class BodyReader:
         del self._buffer[:n]
         return data
 
+    async def read_all_async(self) -> bytes:
+        return self.read()
+
     def read_chunk(self, hint: int = 1 << 20) -> bytes:
         """Up to `hint` bytes without waiting for more than one network chunk."""
         if not self._buffer and not self._eof:

@@ -8,7 +8,7 @@ X-Amz-Target (json), the Action parameter (query) or method + URI template (rest
 from __future__ import annotations
 
 import ipaddress
-from functools import cache
+from functools import cache, lru_cache
 
 from lakestack.aws.protocols import json as json_protocol
 from lakestack.aws.protocols import query as query_protocol
@@ -63,6 +63,7 @@ def operation_for(service: str, http, path: str, body: bytes | None) -> tuple[st
     return rest_router(service).match(http.method, path, http.query_dict, http.headers)
 
 
+@lru_cache(maxsize=1024)
 def s3_virtual_host_bucket(host: str) -> str | None:
     """The bucket named by a virtual-hosted-style Host (`bucket.s3.localhost`,
     `bucket.localhost`, `bucket.s3.us-east-1.localhost`), or None for path style."""

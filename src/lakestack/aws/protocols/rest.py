@@ -107,19 +107,21 @@ class RestRouter:
                 Route(name, op.http["method"], pattern, literal_query, tuple(req_query), tuple(req_headers), score)
             )
         self.routes.sort(key=lambda r: r.score, reverse=True)
+        self.by_method: dict[str, list[Route]] = {}
+        for route in self.routes:
+            self.by_method.setdefault(route.method, []).append(route)
 
     def match(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]):
-        for route in self.routes:
-            if route.method != method:
-                continue
-            m = route.pattern.fullmatch(path)
-            if m is None:
-                continue
+        # Cheap dictionary checks first; the regex only for routes still in the running.
+        for route in self.by_method.get(method, ()):
             if any(k not in query or (v is not None and query[k] != v) for k, v in route.literal_query.items()):
                 continue
             if any(q not in query for q in route.required_query):
                 continue
             if any(h not in headers for h in route.required_headers):
+                continue
+            m = route.pattern.fullmatch(path)
+            if m is None:
                 continue
             return route.operation, {k: unquote(v) for k, v in m.groupdict().items()}
         return None, {}

@@ -169,6 +169,10 @@ class Groups:
             raise no_such_entity(f"The group with name {name} cannot be found.")
         return group
 
+    def by_id(self, group_id: str) -> Group | None:
+        row = self.store.query_one("SELECT * FROM groups WHERE group_id = ?", (group_id,))
+        return Group.from_row(row) if row else None
+
     def list(self, account_id: str, path_prefix: str = "/") -> list[Group]:
         rows = self.store.query(
             "SELECT * FROM groups WHERE account_id = ? AND substr(path, 1, ?) = ? ORDER BY name",

@@ -239,6 +239,12 @@ class ManagedPolicies:
             (entity_type, entity_id, len(path_prefix), path_prefix))
         return [ManagedPolicy.from_row(r) for r in rows]
 
+    def attached_to(self, account_id: str, arn: str) -> list[tuple[str, str]]:
+        """(entity type, entity ID) of everything in the account the policy is attached to."""
+        rows = self.store.query("SELECT entity_type, entity_id FROM attachments WHERE policy_arn = ? AND account_id = ?",
+                                (arn, account_id))
+        return [(r["entity_type"], r["entity_id"]) for r in rows]
+
     def attached_documents(self, entity_type: str, entity_id: str) -> list[tuple[str, str]]:
         """(policy ARN, default version document) of each policy attached to the entity."""
         rows = self.store.query(

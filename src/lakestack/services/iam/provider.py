@@ -22,7 +22,13 @@ from lakestack.services.iam import policy as policy_language
 from lakestack.services.iam.authorizer import Authorizer
 from lakestack.services.iam.credentials import CredentialResolver
 from lakestack.services.iam.entities import Group, Role, User
-from lakestack.services.iam.errors import invalid_input, limit_exceeded, malformed_policy, validation_error
+from lakestack.services.iam.errors import (
+    invalid_input,
+    limit_exceeded,
+    malformed_policy,
+    no_such_entity,
+    validation_error,
+)
 from lakestack.services.iam.managed_policies import ManagedPolicy
 from lakestack.services.iam.store import IamStore, to_datetime
 
@@ -52,13 +58,12 @@ _RESOURCES = {
         DetachGroupPolicy ListAttachedGroupPolicies PutGroupPolicy GetGroupPolicy DeleteGroupPolicy
         ListGroupPolicies""",
     _ROLE: """CreateRole GetRole UpdateRole UpdateRoleDescription UpdateAssumeRolePolicy DeleteRole TagRole
-        UntagRole ListRoleTags AttachRolePolicy DetachRolePolicy ListAttachedRolePolicies PutRolePolicy
-        GetRolePolicy DeleteRolePolicy ListRolePolicies""",
+        UntagRole ListRoleTags ListInstanceProfilesForRole AttachRolePolicy DetachRolePolicy
+        ListAttachedRolePolicies PutRolePolicy GetRolePolicy DeleteRolePolicy ListRolePolicies""",
     _POLICY: """GetPolicy DeletePolicy CreatePolicyVersion GetPolicyVersion ListPolicyVersions
-        DeletePolicyVersion SetDefaultPolicyVersion""",
+        DeletePolicyVersion SetDefaultPolicyVersion ListEntitiesForPolicy""",
     "arn:aws:iam::{account}:policy/{PolicyName}": "CreatePolicy",
-    "*": """ListUsers ListGroups ListRoles ListPolicies GetAccessKeyLastUsed GetAccountAuthorizationDetails
-        SimulatePrincipalPolicy""",
+    "*": "ListUsers ListGroups ListRoles ListPolicies GetAccessKeyLastUsed SimulatePrincipalPolicy",
 }
 
 # Operations that act on the caller's own user when UserName is left out.
@@ -146,7 +151,10 @@ class IamProvider(Provider):
         if principal is None or principal.kind == "root":
             return None
         if principal.kind == "user":
-            return self.store.users.require(account, principal.arn.rsplit("/", 1)[1])
+            user = self.store.users.by_id(principal.user_id)
+            if user is None:
+                raise no_such_entity(f"The user with name {principal.arn.rsplit('/', 1)[1]} cannot be found.")
+            return user
         raise validation_error("Must specify userName when calling with non-User credentials")
 
     @staticmethod
@@ -350,13 +358,13 @@ class IamProvider(Provider):
 
     def _check_max_session(self, params: dict) -> int | None:
         value = params.get("MaxSessionDuration")
-        if value is not None and not MIN_SESSION <= value <= MAX_SESSION:
-            raise validation_error(f"1 validation error detected: Value '{value}' at 'maxSessionDuration' failed "
-                                   f"to satisfy constraint: Member must have value less than or equal to "
-                                   f"{MAX_SESSION}" if value > MAX_SESSION else
-                                   f"1 validation error detected: Value '{value}' at 'maxSessionDuration' failed "
-                                   f"to satisfy constraint: Member must have value greater than or equal to "
-                                   f"{MIN_SESSION}")
+        if value is None:
+            return None
+        prefix = f"1 validation error detected: Value '{value}' at 'maxSessionDuration' failed to satisfy constraint"
+        if value > MAX_SESSION:
+            raise validation_error(f"{prefix}: Member must have value less than or equal to {MAX_SESSION}")
+        if value < MIN_SESSION:
+            raise validation_error(f"{prefix}: Member must have value greater than or equal to {MIN_SESSION}")
         return value
 
     def create_role(self, ctx: RequestContext, params: dict) -> dict:
@@ -391,6 +399,11 @@ class IamProvider(Provider):
         self._check_trust(params["PolicyDocument"])
         self.store.roles.update_trust(ctx.account_id, params["RoleName"], params["PolicyDocument"])
         return {}
+
+    def list_instance_profiles_for_role(self, ctx: RequestContext, params: dict) -> dict:
+        # Instance profiles belong to EC2, which lakestack does not serve: a role is never in one.
+        self.store.roles.require(ctx.account_id, params["RoleName"])
+        return self._page([], params, "InstanceProfiles")
 
     def delete_role(self, ctx: RequestContext, params: dict) -> dict:
         self.store.roles.delete(ctx.account_id, params["RoleName"])
@@ -443,7 +456,7 @@ class IamProvider(Provider):
         self.store.access_keys.flush_usage()
         key = self.store.access_keys.get(params["AccessKeyId"])
         if key is None or key.account_id != ctx.account_id:
-            # AWS answers AccessDenied rather than revealing whether a key exists elsewhere.
+            # Keys of other accounts are not this account's business.
             raise invalid_input("The specified access key ID is not valid for this account.")
         user = self.store.users.by_id(key.user_id) if key.user_id else None
         used = ({"LastUsedDate": to_datetime(key.last_used), "ServiceName": key.last_used_service,
@@ -510,6 +523,33 @@ class IamProvider(Provider):
     def set_default_policy_version(self, ctx: RequestContext, params: dict) -> dict:
         self.store.policies.set_default_version(ctx.account_id, params["PolicyArn"], params["VersionId"])
         return {}
+
+    def list_entities_for_policy(self, ctx: RequestContext, params: dict) -> dict:
+        account = ctx.account_id
+        self.store.policies.require(account, params["PolicyArn"])
+        wanted = {"User": "user", "Group": "group", "Role": "role"}.get(params.get("EntityFilter") or "")
+        prefix = params.get("PathPrefix") or "/"
+        found = []
+        for entity_type, entity_id in self.store.policies.attached_to(account, params["PolicyArn"]):
+            if wanted and entity_type != wanted:
+                continue
+            if entity_type == "user":
+                entity = self.store.users.by_id(entity_id)
+                item = entity and {"UserName": entity.name, "UserId": entity.user_id}
+            elif entity_type == "group":
+                entity = self.store.groups.by_id(entity_id)
+                item = entity and {"GroupName": entity.name, "GroupId": entity.group_id}
+            else:
+                entity = self.store.roles.by_id(entity_id)
+                item = entity and {"RoleName": entity.name, "RoleId": entity.role_id}
+            if item and entity.path.startswith(prefix):
+                found.append((entity_type, item))
+        found.sort(key=lambda pair: (pair[0], next(iter(pair[1].values())).lower()))
+        page = self._page(found, params, "Entities")
+        entities = page.pop("Entities")
+        for entity_type, key in (("user", "PolicyUsers"), ("group", "PolicyGroups"), ("role", "PolicyRoles")):
+            page[key] = [item for kind, item in entities if kind == entity_type]
+        return page
 
     # --- attaching managed policies ------------------------------------------------------------
 

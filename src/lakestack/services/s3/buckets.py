@@ -82,6 +82,11 @@ class Buckets:
     def get(self, name: str) -> Bucket | None:
         return self._cache.get(name)
 
+    @staticmethod
+    def exists_in(db, name: str) -> bool:
+        """Inside a write transaction: the table, not the cache, is the truth."""
+        return db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone() is not None
+
     def require(self, account_id: str, name: str) -> Bucket:
         """The caller's bucket, or NoSuchBucket / AccessDenied (another account's bucket:
         bucket policies are not evaluated yet, so cross-account access is denied)."""
@@ -99,19 +104,22 @@ class Buckets:
         if not valid_bucket_name(name):
             raise errors.invalid_bucket_name(name)
         region = self._region_for(request_region, constraint)
-        with self.store.layout_lock(name), self.store.transaction() as db:
+        # The layout lock (striped by bucket name) serializes two creations of one name.
+        with self.store.layout_lock(name):
             existing = self._cache.get(name)
             if existing is not None:
                 if existing.account_id != account_id:
                     raise errors.bucket_already_exists(name)
                 # Only us-east-1 answers 200 for a bucket you already own there (legacy behaviour).
+                # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
                 if request_region == "us-east-1" and existing.region == "us-east-1":
                     return existing
                 raise errors.bucket_already_owned_by_you(name)
             bucket = Bucket(name, account_id, region, round(time.time(), 3))
-            db.execute("INSERT INTO buckets (name, account_id, region, created) VALUES (?, ?, ?, ?)",
-                       (name, account_id, region, bucket.created))
             self.store.bucket_dir(name).mkdir(parents=True, exist_ok=True)
+            with self.store.transaction() as db:
+                db.execute("INSERT INTO buckets (name, account_id, region, created) VALUES (?, ?, ?, ?)",
+                           (name, account_id, region, bucket.created))
             self._cache[name] = bucket
         return bucket
 
@@ -137,12 +145,13 @@ class Buckets:
 
     def delete(self, account_id: str, name: str) -> None:
         bucket = self.require(account_id, name)
-        with self.store.layout_lock(name), self.store.transaction() as db:
-            if db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
-                raise errors.bucket_not_empty(name)
-            uploads = [r[0] for r in db.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,))]
-            db.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
-            db.execute("DELETE FROM buckets WHERE name = ?", (name,))
+        with self.store.layout_lock(name):
+            with self.store.transaction() as db:
+                if db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+                    raise errors.bucket_not_empty(name)
+                uploads = [r[0] for r in db.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,))]
+                db.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
+                db.execute("DELETE FROM buckets WHERE name = ?", (name,))
             self._cache.pop(bucket.name, None)
         # Nothing in the index refers to these any more; a crash here leaves only orphans that
         # recovery (uploads) or the next CreateBucket's directory (lake files) tolerate.

@@ -112,7 +112,7 @@ class Multipart:
             headers, metadata, algorithm, checksum_type,
         )
         with self.store.transaction() as db:
-            if self.buckets.get(bucket) is None:
+            if not self.buckets.exists_in(db, bucket):
                 raise errors.no_such_bucket(bucket)
             db.execute(
                 "INSERT INTO uploads (upload_id, bucket, key, initiated, initiator_arn, initiator_id, owner_account,"

@@ -313,7 +313,7 @@ class Objects:
                 final = store.abspath(record.path)
                 store.make_parents(final)
                 with store.transaction() as db:
-                    if self.buckets.get(bucket) is None:
+                    if not self.buckets.exists_in(db, bucket):
                         raise errors.no_such_bucket(bucket)
                     old = db.execute("SELECT path FROM objects WHERE bucket = ? AND key = ?",
                                      (bucket, key)).fetchone()

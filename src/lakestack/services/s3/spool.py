@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 from lakestack.services.s3 import checksums, errors
 
 CHUNK = 1 << 20
 COPY_CHUNK = 8 << 20
-ASYNC_HASH_MIN = int(os.environ.get("S3DEV_ASYNC", 256 * 1024))
 _fdatasync = getattr(os, "fdatasync", os.fsync)
-
-
-@cache
-def _hash_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="lakestack-s3-hash")
 
 
 @dataclass
@@ -47,24 +39,12 @@ class _Writer:
         self.algorithm = algorithm
         self.checksum = checksums.new(algorithm) if algorithm else None
         self.size = 0
-        self._hashing: Future | None = None
 
-    def _hash(self, data) -> None:
+    def write(self, data) -> None:
         if self.md5 is not None:
             self.md5.update(data)
         if self.checksum is not None:
             self.checksum.update(data)
-
-    def write(self, data) -> None:
-        # Hashing a big chunk (MD5 runs at ~700 MB/s and releases the GIL) overlaps with
-        # writing it and receiving the next one; one chunk in flight keeps the order.
-        if self._hashing is not None:
-            self._hashing.result()
-            self._hashing = None
-        if len(data) >= ASYNC_HASH_MIN and (self.md5 is not None or self.checksum is not None):
-            self._hashing = _hash_pool().submit(self._hash, bytes(data))
-        else:
-            self._hash(data)
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)
@@ -72,9 +52,6 @@ class _Writer:
         self.size += len(data)
 
     def finish(self) -> Spooled:
-        if self._hashing is not None:
-            self._hashing.result()
-            self._hashing = None
         _fdatasync(self.fd)
         os.close(self.fd)
         self.fd = -1
@@ -86,9 +63,6 @@ class _Writer:
         )
 
     def abort(self) -> None:
-        if self._hashing is not None:
-            self._hashing.cancel()
-            self._hashing = None
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1

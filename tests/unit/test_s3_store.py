@@ -1,0 +1,179 @@
+"""The object store without a server: lake layout, overwrite/delete bookkeeping, and crash
+recovery from every point of the write and delete sequences (simulated by failing a step)."""
+
+import os
+
+import pytest
+
+from lakestack.aws.errors import AwsError
+from lakestack.aws.request import BytesBody
+from lakestack.services.s3.buckets import Buckets
+from lakestack.services.s3.keys import hashed_relpath
+from lakestack.services.s3.objects import Objects
+from lakestack.services.s3.spool import Incoming
+from lakestack.services.s3.store import S3Store
+
+ACCOUNT = "000000000000"
+
+
+class Crash(Exception):
+    """Stands in for kill -9 at a chosen step."""
+
+
+def open_store(home):
+    store = S3Store(home, home / "state")
+    buckets = Buckets(store)
+    return store, buckets, Objects(store, buckets)
+
+
+@pytest.fixture
+def s3(tmp_path):
+    store, buckets, objects = open_store(tmp_path)
+    buckets.create(ACCOUNT, "us-east-1", "bkt", None)
+    yield store, objects
+    store.db.close()
+
+
+def put(objects, key, data, **params):
+    return objects.put(ACCOUNT, "bkt", key, params, Incoming(BytesBody(data), len(data)))
+
+
+def read(objects, key):
+    out, status = objects.read(ACCOUNT, "bkt", key, {}, head=False)
+    body = out["Body"]
+    return body if isinstance(body, bytes) else body.read()
+
+
+def listed(store):
+    return [r["key"] for r in store.db.query("SELECT key FROM objects WHERE bucket = 'bkt' ORDER BY key")]
+
+
+def pending(store):
+    return store.db.query("SELECT src, dst FROM pending_files")
+
+
+def test_lake_layout_and_overwrite(s3, tmp_path):
+    store, objects = s3
+    record = put(objects, "year=2024/data.csv", b"a,b\n")
+    assert record.lake and record.path == "s3/bkt/year=2024/data.csv"
+    assert (tmp_path / "s3/bkt/year=2024/data.csv").read_bytes() == b"a,b\n"
+    put(objects, "year=2024/data.csv", b"new")
+    assert read(objects, "year=2024/data.csv") == b"new"
+    assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_key_and_its_children_both_exist(s3, tmp_path):
+    store, objects = s3
+    put(objects, "a", b"file a")
+    child = put(objects, "a/b", b"file a/b")  # "a" is a file, so "a/b" cannot be a path
+    assert not child.lake and child.path == hashed_relpath("bkt", "a/b")
+    objects.delete(ACCOUNT, "bkt", "a")
+    moved = put(objects, "a/b", b"now a path")  # the overwrite moves it into the lake
+    assert moved.lake and (tmp_path / "s3/bkt/a/b").read_bytes() == b"now a path"
+    assert not (tmp_path / child.path).exists()
+    parent = put(objects, "a", b"a again")  # now "a" is a directory
+    assert not parent.lake
+    assert read(objects, "a") == b"a again" and read(objects, "a/b") == b"now a path"
+
+
+def test_delete_prunes_empty_directories(s3, tmp_path):
+    store, objects = s3
+    put(objects, "x/y/z/1", b"1")
+    put(objects, "x/keep", b"k")
+    objects.delete(ACCOUNT, "bkt", "x/y/z/1")
+    assert not (tmp_path / "s3/bkt/x/y").exists()
+    assert (tmp_path / "s3/bkt/x/keep").exists()
+    objects.delete(ACCOUNT, "bkt", "missing")  # deleting nothing is fine
+    with pytest.raises(AwsError):
+        read(objects, "x/y/z/1")
+
+
+def test_conditional_writes(s3):
+    store, objects = s3
+    put(objects, "k", b"1", IfNoneMatch="*")
+    with pytest.raises(AwsError) as caught:
+        put(objects, "k", b"2", IfNoneMatch="*")
+    assert caught.value.status == 412
+    with pytest.raises(AwsError) as caught:
+        put(objects, "k", b"2", IfMatch='"nope"')
+    assert caught.value.status == 412
+    with pytest.raises(AwsError) as caught:
+        put(objects, "missing", b"2", IfMatch='"nope"')
+    assert caught.value.code == "NoSuchKey"
+    assert read(objects, "k") == b"1"
+
+
+def test_crash_after_commit_before_rename_rolls_forward(s3, tmp_path, monkeypatch):
+    store, objects = s3
+    put(objects, "data/file", b"old")
+    monkeypatch.setattr(store, "rename_into_place", lambda tmp, final: (_ for _ in ()).throw(Crash()))
+    with pytest.raises(Crash):
+        put(objects, "data/file", b"new and acknowledged-to-be")
+    assert (tmp_path / "s3/bkt/data/file").read_bytes() == b"old"  # the crash window
+    monkeypatch.undo()
+    store, _, objects = open_store(tmp_path)
+    assert read(objects, "data/file") == b"new and acknowledged-to-be"
+    assert os.listdir(tmp_path / "tmp") == [] and pending(store) == []
+
+
+def test_crash_before_commit_leaves_nothing_listed(s3, tmp_path, monkeypatch):
+    store, objects = s3
+    monkeypatch.setattr(store, "transaction", lambda: (_ for _ in ()).throw(Crash()))
+    with pytest.raises(Crash):
+        put(objects, "never", b"half-written")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path / "tmp") == []  # the failed request cleans up after itself
+    (tmp_path / "tmp" / "stray").write_bytes(b"from a kill -9 mid-body")
+    store, _, objects = open_store(tmp_path)
+    assert listed(store) == [] and os.listdir(tmp_path / "tmp") == []
+
+
+def test_crash_after_delete_commit_finishes_the_delete(s3, tmp_path, monkeypatch):
+    store, objects = s3
+    put(objects, "p/q/r", b"bytes")
+    monkeypatch.setattr(store, "remove_file", lambda path, stop_at=None: (_ for _ in ()).throw(Crash()))
+    with pytest.raises(Crash):
+        objects.delete(ACCOUNT, "bkt", "p/q/r")
+    assert (tmp_path / "s3/bkt/p/q/r").exists()
+    monkeypatch.undo()
+    store, _, objects = open_store(tmp_path)
+    assert listed(store) == []
+    assert not (tmp_path / "s3/bkt/p").exists()
+
+
+def test_recovery_never_deletes_a_file_a_row_still_uses(s3, tmp_path):
+    store, objects = s3
+    put(objects, "kept", b"still here")
+    with store.transaction() as db:  # a finished delete whose row was re-created afterwards
+        store.add_pending(db, "s3/bkt/kept", None, "bkt", "kept")
+    store, _, objects = open_store(tmp_path)
+    assert read(objects, "kept") == b"still here"
+
+
+def test_recovery_removes_abandoned_multipart_directories(s3, tmp_path):
+    store, objects = s3
+    (tmp_path / "multipart" / "gone-upload").mkdir()
+    (tmp_path / "multipart" / "gone-upload" / "1").write_bytes(b"x")
+    open_store(tmp_path)
+    assert not (tmp_path / "multipart" / "gone-upload").exists()
+
+
+def test_a_failed_digest_leaves_no_temp_file(s3, tmp_path):
+    store, objects = s3
+    with pytest.raises(AwsError) as caught:
+        put(objects, "k", b"data", ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==")
+    assert caught.value.code == "BadDigest"
+    assert os.listdir(tmp_path / "tmp") == [] and listed(store) == []
+
+
+def test_short_body_is_incomplete(s3):
+    store, objects = s3
+    with pytest.raises(AwsError) as caught:
+        objects.put(ACCOUNT, "bkt", "k", {}, Incoming(BytesBody(b"abc"), 10))
+    assert caught.value.code == "IncompleteBody"
+
+
+def test_bucket_cache_survives_restart(s3, tmp_path):
+    store, objects = s3
+    _, buckets, _ = open_store(tmp_path)
+    assert buckets.get("bkt").account_id == ACCOUNT
