@@ -11,7 +11,7 @@ def local(**kwargs):
     >>> with lakestack.local() as stack:
     ...     stack.client("s3").list_buckets()
     """
-    from lakestack.local import LocalStack
+    from lakestack.inprocess import LocalStack
 
     return LocalStack(**kwargs)
 

@@ -12,7 +12,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def lakestack_stack():
-    from lakestack.local import LocalStack
+    from lakestack.inprocess import LocalStack
 
     with LocalStack() as stack:
         yield stack

@@ -3,12 +3,12 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from lakestack.local import LocalStack
+import lakestack
 
 
 @pytest.fixture(scope="module")
 def stack():
-    with LocalStack() as running:
+    with lakestack.local() as running:
         yield running
 
 
@@ -144,12 +144,12 @@ def test_bucket_tagging(s3):
 
 
 def test_buckets_survive_a_restart(tmp_path):
-    with LocalStack(home=tmp_path) as first:
+    with lakestack.local(home=tmp_path) as first:
         client = first.client("s3")
         client.create_bucket(Bucket="durable")
         client.put_bucket_tagging(Bucket="durable", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
         client.put_object(Bucket="durable", Key="a/b.txt", Body=b"kept")
-    with LocalStack(home=tmp_path) as second:
+    with lakestack.local(home=tmp_path) as second:
         client = second.client("s3")
         assert client.get_bucket_tagging(Bucket="durable")["TagSet"] == [{"Key": "k", "Value": "v"}]
         assert client.get_object(Bucket="durable", Key="a/b.txt")["Body"].read() == b"kept"

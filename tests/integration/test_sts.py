@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lakestack.local import LocalStack
+from lakestack.inprocess import LocalStack
 
 ACCOUNT = "000000000000"
 

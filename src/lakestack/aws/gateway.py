@@ -53,6 +53,7 @@ class Gateway:
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=_headers(scope["headers"]),
             body=AsgiBody(receive, loop),
+            client_host=(scope.get("client") or ("", 0))[0],
         )
         if http.raw_path.startswith("/_lakestack/"):
             await _send(send, self._internal(http), loop, self.pool)
@@ -168,8 +169,9 @@ class Gateway:
         for action, resource in checks:
             if principal is None:
                 raise AwsError("AccessDenied", "Access Denied", status=403)
-            if not self.stack.authorizer.is_allowed(principal, action, resource, _condition_context(ctx)):
-                raise _access_denied(ctx, action, resource)
+            decision = self.stack.authorizer.decide(principal, action, resource, _condition_context(ctx))
+            if decision != "Allow":
+                raise _access_denied(ctx, action, resource, explicit=decision == "Deny")
 
     async def _unsigned_query_action(self, http: HttpRequest) -> str | None:
         """The Action of an unsigned form-encoded query-protocol request, if it is one."""
@@ -211,22 +213,23 @@ def _condition_context(ctx: RequestContext) -> dict:
         context["aws:userid"] = ctx.principal.user_id
     if ctx.http is not None:
         context["aws:UserAgent"] = ctx.http.headers.get("user-agent", "")
-        client = ctx.http.headers.get("x-forwarded-for")
+        client = ctx.http.headers.get("x-forwarded-for") or ctx.http.client_host
         if client:
-            context["aws:SourceIp"] = client
+            context["aws:SourceIp"] = client.split(",")[0].strip()
     return context
 
 
-def _access_denied(ctx: RequestContext, action: str, resource: str) -> AwsError:
-    principal = ctx.principal
+def _access_denied(ctx: RequestContext, action: str, resource: str, explicit: bool) -> AwsError:
     if ctx.service == "s3":
         return AwsError("AccessDenied", "Access Denied", status=403)
     protocol = service_model(ctx.service).protocol
     code = "AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException"
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
+    reason = ("with an explicit deny in an identity-based policy" if explicit
+              else f"because no identity-based policy allows the {action} action")
     return AwsError(
         code,
-        f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource} "
-        "because no identity-based policy allows the {action} action".replace("{action}", action),
+        f"User: {ctx.principal.arn} is not authorized to perform: {action} on resource: {resource} {reason}",
         status=403,
     )
 

@@ -106,6 +106,7 @@ class HttpRequest:
     query_string: str  # as sent
     headers: dict[str, str]  # lower-case names
     body: BodyReader = field(default_factory=lambda: BytesBody(b""))
+    client_host: str = ""
     _query: list[tuple[str, str]] | None = None
 
     @property

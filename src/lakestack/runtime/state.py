@@ -21,8 +21,9 @@ class StateStore:
         self._writer = self._connect()
         self._local = threading.local()
         if schema:
-            with self.transaction() as db:
-                db.executescript(schema)
+            # executescript manages its own transaction (it commits first), so no BEGIN here.
+            with self._write_lock:
+                self._writer.executescript(schema)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
