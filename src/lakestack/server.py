@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 
 import uvicorn
@@ -17,6 +18,15 @@ def build(settings: Settings) -> tuple[Stack, Gateway]:
     return stack, Gateway(stack)
 
 
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig, frame) -> None:
+        # Ctrl-C / SIGTERM ask for a clean stop: exit status 0 after shutdown, rather than
+        # uvicorn's default of re-raising the signal once it is done.
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
+
+
 def uvicorn_server(app, settings: Settings) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
@@ -29,7 +39,7 @@ def uvicorn_server(app, settings: Settings) -> uvicorn.Server:
         h11_max_incomplete_event_size=1 << 20,
         timeout_keep_alive=30,
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 def bind(host: str, port: int) -> socket.socket:
