@@ -8,7 +8,10 @@ import zlib
 
 import pytest
 import requests
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 import lakestack
@@ -336,3 +339,33 @@ def test_keys_with_unusual_characters(s3):
         assert s3.get_object(Bucket=BUCKET, Key=f"odd/{key}")["Body"].read() == key.encode()
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="odd/")["Contents"]]
     assert listed == sorted((f"odd/{k}" for k in keys), key=lambda k: k.encode())
+
+
+def aws_chunked_put(stack, key: str, data: bytes, trailer_value: str) -> requests.Response:
+    """A PUT as SDKs send it over TLS: aws-chunked body, CRC32 in a trailer after the data."""
+    body = (f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n"
+            + f"x-amz-checksum-crc32:{trailer_value}\r\n\r\n".encode())
+    request = AWSRequest("PUT", f"{stack.endpoint_url}/{BUCKET}/{key}", data=body, headers={
+        "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
+        "x-amz-trailer": "x-amz-checksum-crc32", "x-amz-sdk-checksum-algorithm": "CRC32"})
+    # This context makes botocore sign with STREAMING-UNSIGNED-PAYLOAD-TRAILER.
+    request.context = {"checksum": {"request_algorithm": {"in": "trailer", "algorithm": "crc32",
+                                                          "name": "x-amz-checksum-crc32"}}}
+    credentials = Credentials(stack.credentials["aws_access_key_id"], stack.credentials["aws_secret_access_key"])
+    S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    return requests.put(prepared.url, data=body, headers=dict(prepared.headers), timeout=30)
+
+
+def test_trailing_checksum(s3, stack):
+    data = b"checksummed in a trailer " * 2000
+    good = b64(zlib.crc32(data).to_bytes(4, "big"))
+    answer = aws_chunked_put(stack, "trailer/good", data, good)
+    assert answer.status_code == 200 and answer.headers["x-amz-checksum-crc32"] == good
+    head = s3.head_object(Bucket=BUCKET, Key="trailer/good", ChecksumMode="ENABLED")
+    assert head["ContentLength"] == len(data) and head["ChecksumCRC32"] == good
+    assert "ContentEncoding" not in head  # aws-chunked framed the request, it is not the object's encoding
+    assert s3.get_object(Bucket=BUCKET, Key="trailer/good")["Body"].read() == data
+    answer = aws_chunked_put(stack, "trailer/bad", data, b64(b"\0\0\0\0"))
+    assert answer.status_code == 400 and b"<Code>BadDigest</Code>" in answer.content
+    assert error_of(s3.head_object, Bucket=BUCKET, Key="trailer/bad")["ResponseMetadata"]["HTTPStatusCode"] == 404

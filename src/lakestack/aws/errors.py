@@ -9,12 +9,15 @@ class AwsError(Exception):
     `fields` are extra members of the error shape (S3 adds `BucketName`, `Key`, …).
     """
 
-    def __init__(self, code: str, message: str = "", status: int = 400, sender_fault: bool = True, **fields):
+    def __init__(self, code: str, message: str = "", status: int = 400, sender_fault: bool = True,
+                 headers: dict[str, str] | None = None, **fields):
         super().__init__(message or code)
         self.code = code
         self.message = message
         self.status = status
         self.sender_fault = sender_fault
+        # Extra HTTP headers on the error answer (S3's x-amz-bucket-region on HeadBucket 404).
+        self.headers = headers or {}
         self.fields = fields
 
     def __repr__(self) -> str:

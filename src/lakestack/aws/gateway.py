@@ -59,12 +59,16 @@ class Gateway:
             await _send(send, self._internal(http), loop, self.pool)
             return
         response = await self.handle(http, loop)
+        if isinstance(http.body, AsgiBody) and http.body.unread:
+            # Answered before the body was read (an error): the rest of it must not be
+            # mistaken for the next request on this connection.
+            response.headers.append(("Connection", "close"))
         if http.method == "HEAD" and not isinstance(response.body, bytes | bytearray):
             close = getattr(response.body, "close", None)
             if close is not None:
                 close()
             response.body = b""
-        await _send(send, response, loop, self.pool)
+        await _send(send, response, loop, self.pool, receive)
 
     async def _lifespan(self, receive, send):
         while True:
@@ -106,7 +110,9 @@ class Gateway:
         model = service_model(service)
         if error.status is None:
             error.status = 400
-        return protocol_module(model.protocol).serialize_error(model, error, request_id)
+        response = protocol_module(model.protocol).serialize_error(model, error, request_id)
+        response.headers.extend(error.headers.items())
+        return response
 
     async def _dispatch(self, http: HttpRequest, info, service: str, request_id: str, loop) -> Response:
         model = service_model(service)
@@ -257,7 +263,13 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
-async def _send(send, response: Response, loop, pool) -> None:
+async def _wait_disconnect(receive) -> None:
+    # Only used once the request body has been read whole: what remains is the disconnect.
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _send(send, response: Response, loop, pool, receive=None) -> None:
     body = response.body
     headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers]
     has_length = any(k.lower() == "content-length" for k, _ in response.headers)
@@ -277,13 +289,20 @@ async def _send(send, response: Response, loop, pool) -> None:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         else:
             iterator = iter(body)
-            while True:
-                chunk = await loop.run_in_executor(pool, next, iterator, None)
-                if chunk is None:
-                    break
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            gone = asyncio.ensure_future(_wait_disconnect(receive)) if (
+                response.watch_disconnect and receive is not None) else None
+            try:
+                while gone is None or not gone.done():
+                    chunk = await loop.run_in_executor(pool, next, iterator, None)
+                    if chunk is None:
+                        break
+                    if chunk:  # an empty chunk is the producer's chance to notice a disconnect
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            finally:
+                if gone is not None:
+                    gone.cancel()
     finally:
         close = getattr(body, "close", None)
         if close is not None:
-            close()
+            await loop.run_in_executor(pool, close) if response.watch_disconnect else close()
     await send({"type": "http.response.body", "body": b""})

@@ -66,6 +66,11 @@ class AsgiBody(BodyReader):
         self._loop = loop
         self._more = True
 
+    @property
+    def unread(self) -> bool:
+        """True while part of the body is still on the wire."""
+        return self._more
+
     async def _pull(self) -> bytes:
         message = await self._receive()
         if message["type"] == "http.disconnect":

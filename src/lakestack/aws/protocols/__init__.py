@@ -13,6 +13,9 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     # bytes, or a streaming body: an object with read(n) (closed after) or an iterable of bytes.
     body: Any = b""
+    # A long-lived streamed answer (an event stream): the gateway stops iterating the body
+    # when the client goes away instead of producing events for nobody.
+    watch_disconnect: bool = False
 
     def header(self, name: str, value: str) -> None:
         self.headers.append((name, value))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from lakestack.aws.errors import AwsError
-from lakestack.aws.protocols import Response
+from lakestack.aws.protocols import Response, eventstream
 from lakestack.aws.protocols.values import b64decode, b64encode, format_timestamp, to_datetime
 
 
@@ -96,6 +96,8 @@ def encode(shape, value, timestamp_format: str = "unixTimestamp"):
 
 def serialize_response(operation, output: dict, ctx) -> Response:
     shape = operation.output_shape
+    if shape is not None and shape.event_stream_name:
+        return _event_stream_response(shape, output or {}, ctx)
     data = encode(shape, output or {}) if shape is not None else {}
     return Response(
         200,
@@ -123,4 +125,46 @@ def serialize_error(service_model, error: AwsError, request_id: str) -> Response
             ("x-amzn-ErrorType", error.code),
         ],
         json.dumps(error_body(service_model, error)).encode(),
+    )
+
+
+def _event_stream_response(shape, output: dict, ctx) -> Response:
+    """An event-stream answer (SubscribeToShard): an `initial-response` event carrying the
+    other output members, then one event per item the provider's iterator yields.
+
+    The provider yields `{event_name: payload}` dicts, or `{}` when it has nothing to send
+    yet (the gateway then checks the client is still there); an `AwsError` it raises ends
+    the stream with that error as an event, as AWS does mid-stream.
+    """
+    name = shape.event_stream_name
+    union = shape.members[name]
+    events = output.get(name) or iter(())
+    initial = {k: v for k, v in output.items() if k != name}
+
+    def frames():
+        try:
+            yield eventstream.event("initial-response", json.dumps(encode(shape, initial)).encode())
+            for item in events:
+                if not item:
+                    yield b""
+                    continue
+                for event_name, payload in item.items():
+                    body = json.dumps(encode(union.members[event_name], payload), separators=(",", ":"))
+                    yield eventstream.event(event_name, body.encode())
+        except AwsError as error:
+            body = json.dumps({"message": error.message}).encode()
+            if error.code in union.members:
+                yield eventstream.exception(error.code, body)
+            else:
+                yield eventstream.error(error.code, error.message)
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+    return Response(
+        200,
+        [("Content-Type", eventstream.CONTENT_TYPE), ("x-amzn-RequestId", ctx.request_id)],
+        frames(),
+        watch_disconnect=True,
     )

@@ -8,6 +8,7 @@ import base64
 import json as jsonlib
 import re
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import unquote
 from xml.etree.ElementTree import ParseError
 from xml.sax.saxutils import escape
@@ -54,8 +55,9 @@ class Route:
     method: str
     pattern: re.Pattern
     literal_query: dict[str, str | None]
-    required_query: tuple[str, ...]
-    required_headers: tuple[str, ...]
+    literal_keys: frozenset[str]
+    required_query: frozenset[str]
+    required_headers: frozenset[str]
     score: tuple
 
 
@@ -104,7 +106,8 @@ class RestRouter:
             pattern, literal_len = _template_regex(path)
             score = (len(literal_query), len(req_query) + len(req_headers), literal_len)
             self.routes.append(
-                Route(name, op.http["method"], pattern, literal_query, tuple(req_query), tuple(req_headers), score)
+                Route(name, op.http["method"], pattern, literal_query, frozenset(literal_query),
+                      frozenset(req_query), frozenset(req_headers), score)
             )
         self.routes.sort(key=lambda r: r.score, reverse=True)
         self.by_method: dict[str, list[Route]] = {}
@@ -112,13 +115,14 @@ class RestRouter:
             self.by_method.setdefault(route.method, []).append(route)
 
     def match(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]):
-        # Cheap dictionary checks first; the regex only for routes still in the running.
+        # Set checks first (C speed); the regex only for routes still in the running.
+        query_keys = query.keys()
+        header_keys = headers.keys()
         for route in self.by_method.get(method, ()):
-            if any(k not in query or (v is not None and query[k] != v) for k, v in route.literal_query.items()):
+            if not (query_keys >= route.literal_keys and query_keys >= route.required_query
+                    and header_keys >= route.required_headers):
                 continue
-            if any(q not in query for q in route.required_query):
-                continue
-            if any(h not in headers for h in route.required_headers):
+            if route.literal_keys and any(v is not None and query[k] != v for k, v in route.literal_query.items()):
                 continue
             m = route.pattern.fullmatch(path)
             if m is None:
@@ -131,42 +135,70 @@ def _is_xml(operation) -> bool:
     return operation.service_model.protocol == "rest-xml"
 
 
+@dataclass(frozen=True)
+class Bindings:
+    """Where each member of a shape lives on the wire, worked out once per shape."""
+
+    uri: tuple = ()
+    query: tuple = ()
+    headers: tuple = ()
+    prefixed: tuple = ()  # header maps such as x-amz-meta-*
+    status: str | None = None
+    body_members: bool = False
+
+
+@cache
+def bindings(shape) -> Bindings:
+    groups: dict[str, list] = {"uri": [], "querystring": [], "header": [], "headers": []}
+    status, body_members = None, False
+    for name, member in shape.members.items():
+        loc = member.serialization.get("location")
+        wire = member.serialization.get("name", name)
+        if loc is None:
+            body_members = True
+        elif loc == "statusCode":
+            status = name
+        elif loc in groups:
+            groups[loc].append((name, member, wire.lower() if loc in ("header", "headers") else wire, wire))
+    return Bindings(tuple(groups["uri"]), tuple(groups["querystring"]), tuple(groups["header"]),
+                    tuple(groups["headers"]), status, body_members)
+
+
 def parse_request(operation, http, body, path_params: dict) -> dict:
     """`body` is bytes, or for streaming-blob input the request's BodyReader."""
     shape = operation.input_shape
     if shape is None:
         return {}
     out: dict = {}
-    query = http.query
-    for name, member in shape.members.items():
-        ser = member.serialization
-        loc = ser.get("location")
-        wire = ser.get("name", name)
-        try:
-            if loc == "uri":
-                if wire in path_params:
-                    out[name] = parse_scalar(member, path_params[wire])
-            elif loc == "querystring":
+    plan = bindings(shape)
+    wire = ""
+    try:
+        for name, member, wire, _ in plan.uri:
+            if wire in path_params:
+                out[name] = parse_scalar(member, path_params[wire])
+        if plan.query and http.query:
+            values: dict[str, list[str]] = {}
+            for k, v in http.query:
+                values.setdefault(k, []).append(v)
+            for name, member, wire, _ in plan.query:
                 if member.type_name == "map":
-                    out[name] = {k: v for k, v in query}
-                    continue
-                values = [v for k, v in query if k == wire]
-                if values:
+                    out[name] = {k: v[0] for k, v in values.items()}
+                elif wire in values:
                     if member.type_name == "list":
-                        out[name] = [parse_scalar(member.member, v) for v in values]
+                        out[name] = [parse_scalar(member.member, v) for v in values[wire]]
                     else:
-                        out[name] = parse_scalar(member, values[0])
-            elif loc == "header":
-                value = http.headers.get(wire.lower())
-                if value is not None:
-                    out[name] = _parse_header(member, value)
-            elif loc == "headers":
-                prefix = wire.lower()
-                found = {k[len(prefix):]: v for k, v in http.headers.items() if k.startswith(prefix)}
-                if found:
-                    out[name] = found
-        except (ValueError, TypeError):
-            raise AwsError(_invalid_code(operation), f"Invalid value for parameter {wire}") from None
+                        out[name] = parse_scalar(member, values[wire][0])
+        headers = http.headers
+        for name, member, wire, _ in plan.headers:
+            value = headers.get(wire)
+            if value is not None:
+                out[name] = _parse_header(member, value)
+        for name, _member, prefix, _ in plan.prefixed:
+            found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
+            if found:
+                out[name] = found
+    except (ValueError, TypeError):
+        raise AwsError(_invalid_code(operation), f"Invalid value for parameter {wire}") from None
     payload = shape.serialization.get("payload")
     if payload:
         member = shape.members[payload]
@@ -179,7 +211,7 @@ def parse_request(operation, http, body, path_params: dict) -> dict:
                     out[payload] = data if member.type_name == "blob" else data.decode()
         elif body:
             out[payload] = _decode_body(operation, member, body)
-    elif body and any(not m.serialization.get("location") for m in shape.members.values()):
+    elif body and plan.body_members:
         out.update(_decode_body(operation, shape, body))
     return out
 
@@ -233,23 +265,17 @@ def serialize_response(operation, output: dict, ctx) -> Response:
     shape = operation.output_shape
     if shape is None:
         return resp
-    body_members = False
-    for name, member in shape.members.items():
-        loc = member.serialization.get("location")
+    plan = bindings(shape)
+    body_members = plan.body_members
+    if plan.status and output.get(plan.status) is not None:
+        resp.status = int(output[plan.status])
+    for name, member, _, wire in plan.headers:
         value = output.get(name)
-        if loc is None:
-            body_members = True
-            continue
-        if value is None:
-            continue
-        wire = member.serialization.get("name", name)
-        if loc == "statusCode":
-            resp.status = int(value)
-        elif loc == "header":
+        if value is not None:
             resp.header(wire, _header_text(member, value))
-        elif loc == "headers":
-            for k, v in value.items():
-                resp.header(f"{wire}{k}", str(v))
+    for name, _, _, wire in plan.prefixed:
+        for k, v in (output.get(name) or {}).items():
+            resp.header(f"{wire}{k}", str(v))
     if ctx.response_status:
         resp.status = ctx.response_status
     payload = shape.serialization.get("payload")

@@ -153,12 +153,13 @@ class Buckets:
                 db.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
                 db.execute("DELETE FROM buckets WHERE name = ?", (name,))
             self._cache.pop(bucket.name, None)
-        # Nothing in the index refers to these any more; a crash here leaves only orphans that
-        # recovery (uploads) or the next CreateBucket's directory (lake files) tolerate.
+            # Nothing in the index refers to these any more (a crash here leaves orphans that
+            # recovery or a later CreateBucket tolerate). Inside the lock, so a bucket of the
+            # same name created right after keeps its new directory.
+            shutil.rmtree(self.store.bucket_dir(name), ignore_errors=True)
+            shutil.rmtree(self.store.home / "s3-objects" / name, ignore_errors=True)
         for upload_id in uploads:
             shutil.rmtree(self.store.upload_dir(upload_id), ignore_errors=True)
-        shutil.rmtree(self.store.bucket_dir(name), ignore_errors=True)
-        shutil.rmtree(self.store.home / "s3-objects" / name, ignore_errors=True)
 
     # -- ListBuckets ---------------------------------------------------------------------
 

@@ -200,8 +200,9 @@ class Multipart:
                     pending = store.add_pending(db, spooled.rel, rel)
                 committed = True
                 store.make_parents(final)
-                store.rename_into_place(spooled.path, final)
-                store.mark_done(pending)
+                store.rename(spooled.path, final)
+            store.sync_dir(final.parent)
+            store.mark_done(pending)
         finally:
             if not committed:
                 store.discard(spooled.path)

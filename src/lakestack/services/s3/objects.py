@@ -215,7 +215,20 @@ class Objects:
             record = self.lookup(bucket, key)
             if record is None:
                 raise errors.no_such_key(key)
-            file = open(self.store.abspath(record.path), "rb", buffering=0) if with_file else None
+            file = None
+            if with_file:
+                try:
+                    file = open(self.store.abspath(record.path), "rb", buffering=0)
+                except FileNotFoundError:
+                    # The lake file was removed behind S3's back (the layout is open to other tools).
+                    log.warning("s3://%s/%s is indexed but its file %s is gone", bucket, key, record.path)
+                    raise errors.no_such_key(key) from None
+                size = os.fstat(file.fileno()).st_size
+                if size != record.size:
+                    log.warning("s3://%s/%s was changed outside S3 (%d bytes, indexed %d)", bucket, key, size,
+                                record.size)
+                    record.size = size
+                    record.checksum_value = None  # describes bytes that are no longer there
         return record, file
 
     def read(self, account_id: str, bucket: str, key: str, params: dict, head: bool) -> tuple[dict, int]:
@@ -327,10 +340,12 @@ class Objects:
                         old_id = store.add_pending(db, old["path"], None, bucket, key)
                 # Committed: from here on recovery would finish the job after a crash.
                 committed = True
-                store.rename_into_place(temp, final)
+                store.rename(temp, final)
                 if old_id is not None:
                     store.remove_file(store.abspath(old["path"]), store.bucket_dir(bucket))
-                store.mark_done(rename_id, old_id)
+            # Outside the locks, so other writers in the bucket need not wait for the disk.
+            store.sync_dir(final.parent)
+            store.mark_done(rename_id, old_id)
         finally:
             if not committed:
                 store.discard(temp)
@@ -381,7 +396,8 @@ class Objects:
                     del headers["StorageClass"]
             _check_write_conditions(params)
             algorithm = checksums.normalize_algorithm(params.get("ChecksumAlgorithm")) or source.checksum_algorithm
-            reuse = algorithm == source.checksum_algorithm and source.checksum_type == "FULL_OBJECT"
+            reuse = (algorithm == source.checksum_algorithm and source.checksum_type == "FULL_OBJECT"
+                     and source.checksum_value is not None)
             # A multipart source's ETag is not an MD5 of its bytes; the copy's must be.
             need_md5 = source.parts is not None
             spooled = spool.copy_range(file, 0, source.size, self.store.new_temp(), md5=need_md5,

@@ -196,9 +196,23 @@ class S3Store:
                 continue
             fsync_dir(directory.parent)
 
-    def rename_into_place(self, tmp: Path, final: Path) -> None:
+    @staticmethod
+    def rename(tmp: Path, final: Path) -> None:
+        """Put committed bytes in place (atomic; a reader sees the old file or the new)."""
         os.replace(tmp, final)
-        fsync_dir(final.parent)
+
+    def rename_into_place(self, tmp: Path, final: Path) -> None:
+        self.rename(tmp, final)
+        self.sync_dir(final.parent)
+
+    @staticmethod
+    def sync_dir(directory: Path) -> None:
+        """Make a rename in `directory` durable. Callers do this after releasing their locks
+        (the rename is already visible); a directory pruned meanwhile has nothing to sync."""
+        try:
+            fsync_dir(directory)
+        except FileNotFoundError:
+            pass
 
     def remove_file(self, path: Path, stop_at: Path | None = None) -> None:
         """Unlink a file, then prune directories it leaves empty, up to `stop_at`."""
