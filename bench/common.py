@@ -36,7 +36,7 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 @contextlib.contextmanager
 def lakestack_server(home: str | None = None):
-    """Yields (endpoint, access key id, secret)."""
+    """Yields (endpoint, access key id, secret, data dir, server pid)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="lakestack-bench-", dir=home) as tmp:
         env = dict(os.environ, LAKESTACK_ROOT_ACCESS_KEY_ID="AKIABENCHBENCHBENCH1",
@@ -46,7 +46,8 @@ def lakestack_server(home: str | None = None):
         try:
             endpoint = f"http://127.0.0.1:{port}"
             wait_http(endpoint + "/_lakestack/health")
-            yield endpoint, env["LAKESTACK_ROOT_ACCESS_KEY_ID"], env["LAKESTACK_ROOT_SECRET_ACCESS_KEY"], Path(tmp)
+            yield (endpoint, env["LAKESTACK_ROOT_ACCESS_KEY_ID"], env["LAKESTACK_ROOT_SECRET_ACCESS_KEY"], Path(tmp),
+                   proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -60,7 +61,7 @@ def moto_server():
     try:
         endpoint = f"http://127.0.0.1:{port}"
         wait_http(endpoint + "/moto-api/")
-        yield endpoint, "testing", "testing"
+        yield endpoint, "testing", "testing", proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)

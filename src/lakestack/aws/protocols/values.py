@@ -8,6 +8,11 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from botocore.utils import parse_timestamp
 
+try:  # SIMD base64, ~5x the standard library: blobs (Kinesis records) are on the hot path
+    import pybase64 as _b64
+except ImportError:  # pragma: no cover
+    _b64 = base64
+
 UTC = dt.UTC
 
 
@@ -43,11 +48,11 @@ def format_timestamp(value, fmt: str) -> str | float:
 def b64encode(data: bytes | str) -> str:
     if isinstance(data, str):
         data = data.encode()
-    return base64.b64encode(data).decode()
+    return _b64.b64encode(data).decode()
 
 
 def b64decode(text: str) -> bytes:
-    return base64.b64decode(text)
+    return _b64.b64decode(text)
 
 
 def parse_scalar(shape, text: str):

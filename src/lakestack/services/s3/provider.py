@@ -195,6 +195,18 @@ class S3Provider(Provider):
         fetch = listing.sql_fetch(self.store.db.query, bucket.name, listing.CONTENT_COLUMNS)
         return listing.list_v2(fetch, bucket.name, params, owner(bucket.account_id))
 
+    # -- for other services ------------------------------------------------------------------
+
+    def local_paths(self, account_id: str, bucket: str, prefix: str = "") -> dict[str, str]:
+        """{key: the plain file holding its bytes} for the objects under `prefix`, for readers of
+        the lake in place (the Glue crawler's footer reads). Callers must authorize
+        s3:GetObject on each object they read, for the principal they act as."""
+        self.buckets.require(account_id, bucket)
+        upper = listing.successor(prefix) if prefix else None
+        rows = listing.sql_fetch(self.store.db.query, bucket, "key, path")(
+            prefix.encode("utf-8", "surrogatepass"), True, upper, -1)
+        return {row["key"]: str(self.store.abspath(row["path"])) for row in rows}
+
     # -- multipart ---------------------------------------------------------------------------
 
     def create_multipart_upload(self, ctx, params):
