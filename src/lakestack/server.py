@@ -38,6 +38,9 @@ def uvicorn_server(app, settings: Settings) -> uvicorn.Server:
         # Large S3 bodies stream through; no request-size cap at the HTTP layer.
         h11_max_incomplete_event_size=1 << 20,
         timeout_keep_alive=30,
+        # lakestack binds to loopback and is addressed directly, not through a proxy.
+        proxy_headers=False,
+        server_header=False,
     )
     return _Server(config)
 
