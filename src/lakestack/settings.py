@@ -26,6 +26,11 @@ class Settings:
     root_secret_access_key: str | None = None
     # Seconds of clock skew tolerated in SigV4 (AWS: 15 minutes).
     max_clock_skew: int = 15 * 60
+    # Kinesis records: "embedded" (segment files under <home>/streams) or "jetstream" (NATS).
+    stream_engine: str = "embedded"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # AWS's per-shard Kinesis throughput limits; turn off for bulk loads.
+    kinesis_enforce_limits: bool = True
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -39,6 +44,12 @@ class Settings:
             values["port"] = int(env["LAKESTACK_PORT"])
         if env.get("LAKESTACK_REGION"):
             values["region"] = env["LAKESTACK_REGION"]
+        if env.get("LAKESTACK_STREAM_ENGINE"):
+            values["stream_engine"] = env["LAKESTACK_STREAM_ENGINE"]
+        if env.get("LAKESTACK_NATS_URL"):
+            values["nats_url"] = env["LAKESTACK_NATS_URL"]
+        if env.get("LAKESTACK_KINESIS_ENFORCE_LIMITS"):
+            values["kinesis_enforce_limits"] = env["LAKESTACK_KINESIS_ENFORCE_LIMITS"].lower() not in ("0", "false", "no")
         values["root_access_key_id"] = env.get("LAKESTACK_ROOT_ACCESS_KEY_ID")
         values["root_secret_access_key"] = env.get("LAKESTACK_ROOT_SECRET_ACCESS_KEY")
         values.update({k: v for k, v in overrides.items() if v is not None})
