@@ -3,59 +3,19 @@ SIGKILL while producers write comes back with every acknowledged record readable
 sequence number, and no record appears twice."""
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
-from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
-BIN = Path(sys.executable).parent
-KEY_ID, SECRET = "AKIAKINESISCRASHTEST", "kinesiscrashtestkinesiscrashtestkinesis1"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(home: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, LAKESTACK_ROOT_ACCESS_KEY_ID=KEY_ID, LAKESTACK_ROOT_SECRET_ACCESS_KEY=SECRET,
-               LAKESTACK_STREAM_ENGINE="embedded", LAKESTACK_KINESIS_ENFORCE_LIMITS="0")
-    proc = subprocess.Popen([str(BIN / "lakestack"), "up", "--port", str(port), "--home", str(home)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_lakestack/health", timeout=1)
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()) from None
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
-def client(port: int):
-    return boto3.session.Session().client(
-        "kinesis", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
-        region_name="us-east-1", config=Config(retries={"max_attempts": 0}, connect_timeout=2, read_timeout=10))
+ENV = {"LAKESTACK_STREAM_ENGINE": "embedded", "LAKESTACK_KINESIS_ENFORCE_LIMITS": "0"}
 
 
 @pytest.mark.slow
-def test_sigkill_during_put_records_loses_nothing_acknowledged(tmp_path):
-    port = free_port()
-    proc = start_server(tmp_path, port)
-    kinesis = client(port)
+def test_sigkill_during_put_records_loses_nothing_acknowledged(server_process):
+    server = server_process(ENV)
+    kinesis = server.client("kinesis")
     kinesis.create_stream(StreamName="crash", ShardCount=3)
     while kinesis.describe_stream_summary(StreamName="crash")["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
         time.sleep(0.05)
@@ -90,36 +50,30 @@ def test_sigkill_during_put_records_loses_nothing_acknowledged(tmp_path):
     for t in threads:
         t.start()
     time.sleep(3)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    server.kill()
     stop.set()
     for t in threads:
         t.join()
     assert len(acknowledged) > 200, "the writers barely ran; the test proves nothing"
 
-    proc = start_server(tmp_path, port)
-    try:
-        kinesis = client(port)
-        stored: dict[str, bytes] = {}
-        for shard in kinesis.list_shards(StreamName="crash")["Shards"]:
-            iterator = kinesis.get_shard_iterator(StreamName="crash", ShardId=shard["ShardId"],
-                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            while True:
-                page = kinesis.get_records(ShardIterator=iterator)
-                for record in page["Records"]:
-                    assert record["SequenceNumber"] not in stored
-                    stored[record["SequenceNumber"]] = record["Data"]
-                iterator = page["NextShardIterator"]
-                if not page["Records"]:
-                    break
-        missing = [s for s in acknowledged if stored.get(s) != acknowledged[s]]
-        assert not missing, f"{len(missing)} acknowledged records lost or changed, e.g. {missing[:3]}"
-        counts = Counter(stored.values())
-        assert max(counts.values()) == 1, "a record appears twice"
-        assert set(stored.values()) <= sent, "a record nobody sent appeared"
-        # The log keeps taking writes where it was cut.
-        after = kinesis.put_record(StreamName="crash", Data=b"after restart", PartitionKey="p")
-        assert int(after["SequenceNumber"]) > max(int(s) for s in stored if s[15:27] == after["SequenceNumber"][15:27])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    server.start()
+    stored: dict[str, bytes] = {}
+    for shard in kinesis.list_shards(StreamName="crash")["Shards"]:
+        iterator = kinesis.get_shard_iterator(StreamName="crash", ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while True:
+            page = kinesis.get_records(ShardIterator=iterator)
+            for record in page["Records"]:
+                assert record["SequenceNumber"] not in stored
+                stored[record["SequenceNumber"]] = record["Data"]
+            iterator = page["NextShardIterator"]
+            if not page["Records"]:
+                break
+    missing = [s for s in acknowledged if stored.get(s) != acknowledged[s]]
+    assert not missing, f"{len(missing)} acknowledged records lost or changed, e.g. {missing[:3]}"
+    counts = Counter(stored.values())
+    assert max(counts.values()) == 1, "a record appears twice"
+    assert set(stored.values()) <= sent, "a record nobody sent appeared"
+    # The log keeps taking writes where it was cut.
+    after = kinesis.put_record(StreamName="crash", Data=b"after restart", PartitionKey="p")
+    assert int(after["SequenceNumber"]) > max(int(s) for s in stored if s[15:27] == after["SequenceNumber"][15:27])
