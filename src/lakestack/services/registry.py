@@ -9,6 +9,7 @@ PROVIDERS: dict[str, str] = {
     "s3": "lakestack.services.s3.provider:S3Provider",
     "sts": "lakestack.services.sts.provider:StsProvider",
     "iam": "lakestack.services.iam.provider:IamProvider",
+    "glue": "lakestack.services.glue.provider:GlueProvider",
     "kinesis": "lakestack.services.kinesis.provider:KinesisProvider",
 }
 
