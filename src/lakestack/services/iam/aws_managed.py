@@ -27,7 +27,7 @@ class AwsManagedPolicy:
         return {"Version": "2012-10-17", "Statement": list(self.statements)}
 
 
-def _allow(actions: list[str], resource: str = "*") -> dict:
+def _allow(actions: list[str], resource: str | list[str] = "*") -> dict:
     return {"Effect": "Allow", "Action": actions, "Resource": resource}
 
 
@@ -53,5 +53,21 @@ AWS_MANAGED_POLICIES: tuple[AwsManagedPolicy, ...] = (
     AwsManagedPolicy(
         "AWSLambdaBasicExecutionRole", "/service-role/", "Provides write permissions to CloudWatch Logs.",
         (_allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]),),
+    ),
+    # As AWS's: Glue itself, read of the bucket list, and objects only in aws-glue-* buckets
+    # (crawlers over other buckets need their own S3 policy, exactly as on AWS).
+    AwsManagedPolicy(
+        "AWSGlueServiceRole", "/service-role/", "Policy for AWS Glue service role which allows access to "
+        "related services including EC2, S3, and Cloudwatch Logs",
+        (
+            _allow(["glue:*", "s3:GetBucketLocation", "s3:ListBucket", "s3:ListAllMyBuckets", "s3:GetBucketAcl",
+                    "iam:ListRolePolicies", "iam:GetRole", "iam:GetRolePolicy", "cloudwatch:PutMetricData"]),
+            _allow(["s3:CreateBucket"], "arn:aws:s3:::aws-glue-*"),
+            _allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                   ["arn:aws:s3:::aws-glue-*/*", "arn:aws:s3:::*/*aws-glue-*/*"]),
+            _allow(["s3:GetObject"], ["arn:aws:s3:::crawler-public*", "arn:aws:s3:::aws-glue-*"]),
+            _allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                   "arn:aws:logs:*:*:*:/aws-glue/*"),
+        ),
     ),
 )
