@@ -11,6 +11,8 @@ PROVIDERS: dict[str, str] = {
     "iam": "lakestack.services.iam.provider:IamProvider",
     "glue": "lakestack.services.glue.provider:GlueProvider",
     "kinesis": "lakestack.services.kinesis.provider:KinesisProvider",
+    "lambda": "lakestack.services.awslambda.provider:LambdaProvider",
+    "logs": "lakestack.services.logs.provider:LogsProvider",
 }
 
 

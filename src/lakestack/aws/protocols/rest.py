@@ -104,7 +104,9 @@ class RestRouter:
                     elif loc == "header":
                         req_headers.append(m.serialization.get("name", mname).lower())
             pattern, literal_len = _template_regex(path)
-            score = (len(literal_query), len(req_query) + len(req_headers), literal_len)
+            # Last tie-break: a current operation wins over a deprecated one with the same
+            # route (PutBucketNotificationConfiguration over PutBucketNotification).
+            score = (len(literal_query), len(req_query) + len(req_headers), literal_len, not op.deprecated)
             self.routes.append(
                 Route(name, op.http["method"], pattern, literal_query, frozenset(literal_query),
                       frozenset(req_query), frozenset(req_headers), score)

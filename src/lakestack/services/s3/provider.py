@@ -6,6 +6,7 @@ indexed in `<state>/s3.db`, written durably (store.py).
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from lakestack.services.base import Action, Provider
 from lakestack.services.s3 import checksums, errors, listing
 from lakestack.services.s3.buckets import Buckets, owner
 from lakestack.services.s3.multipart import Multipart
+from lakestack.services.s3.notifications import Notifications
 from lakestack.services.s3.objects import Objects, parse_copy_source
 from lakestack.services.s3.spool import Incoming
 from lakestack.services.s3.store import S3Store
@@ -41,6 +43,8 @@ class S3Provider(Provider):
         "PutBucketTagging": Action("s3:PutBucketTagging", BUCKET),
         "DeleteBucketTagging": Action("s3:PutBucketTagging", BUCKET),  # AWS has no DeleteBucketTagging action
         "GetBucketTagging": Action("s3:GetBucketTagging", BUCKET),
+        "PutBucketNotificationConfiguration": Action("s3:PutBucketNotification", BUCKET),
+        "GetBucketNotificationConfiguration": Action("s3:GetBucketNotification", BUCKET),
         "ListObjects": Action("s3:ListBucket", BUCKET),
         "ListObjectsV2": Action("s3:ListBucket", BUCKET),
         "ListMultipartUploads": Action("s3:ListBucketMultipartUploads", BUCKET),
@@ -64,6 +68,7 @@ class S3Provider(Provider):
         self.buckets = Buckets(self.store)
         self.objects = Objects(self.store, self.buckets)
         self.multipart = Multipart(self.store, self.buckets, self.objects)
+        self.notifications = Notifications(self.store.db, stack, self.buckets.get)
 
     def stop(self) -> None:
         self.store.close()
@@ -104,6 +109,7 @@ class S3Provider(Provider):
 
     def delete_bucket(self, ctx, params):
         self.buckets.delete(ctx.account_id, params["Bucket"])
+        self.notifications.forget(params["Bucket"])
         return {}
 
     def head_bucket(self, ctx, params):
@@ -129,12 +135,23 @@ class S3Provider(Provider):
         self.buckets.delete_tags(ctx.account_id, params["Bucket"])
         return {}
 
+    def put_bucket_notification_configuration(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        self.notifications.put(bucket, params.get("NotificationConfiguration") or {},
+                               bool(params.get("SkipDestinationValidation")))
+        return {}
+
+    def get_bucket_notification_configuration(self, ctx, params):
+        self.buckets.require(ctx.account_id, params["Bucket"])
+        return self.notifications.get(params["Bucket"])
+
     # -- objects ---------------------------------------------------------------------------
 
     def put_object(self, ctx, params):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
             record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
+        self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Put")
         out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
         if record.checksum_value:
             out[checksums.member(record.checksum_algorithm)] = record.checksum_value
@@ -155,6 +172,7 @@ class S3Provider(Provider):
 
     def delete_object(self, ctx, params):
         self.objects.delete(ctx.account_id, params["Bucket"], params["Key"])
+        self.notifications.object_removed(ctx, params["Bucket"], params["Key"])
         return {}
 
     def delete_objects(self, ctx, params):
@@ -175,10 +193,13 @@ class S3Provider(Provider):
             to_delete.append(key)
             deleted.append({"Key": key})
         self.objects.delete_keys(bucket, to_delete)
+        for key in to_delete:
+            self.notifications.object_removed(ctx, bucket, key)
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
     def copy_object(self, ctx, params):
         record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
+        self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy")
         result = {"ETag": record.etag, "LastModified": record.modified}
         if record.checksum_value:
             result[checksums.member(record.checksum_algorithm)] = record.checksum_value
@@ -205,7 +226,8 @@ class S3Provider(Provider):
         upper = listing.successor(prefix) if prefix else None
         rows = listing.sql_fetch(self.store.db.query, bucket, "key, path")(
             prefix.encode("utf-8", "surrogatepass"), True, upper, -1)
-        return {row["key"]: str(self.store.abspath(row["path"])) for row in rows}
+        home = str(self.store.abspath(""))
+        return {row["key"]: os.path.join(home, row["path"]) for row in rows}
 
     # -- multipart ---------------------------------------------------------------------------
 
@@ -228,6 +250,8 @@ class S3Provider(Provider):
 
     def complete_multipart_upload(self, ctx, params):
         record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params)
+        self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag,
+                                          "CompleteMultipartUpload")
         out = {"Location": _location(ctx, record.bucket, record.key), "Bucket": record.bucket, "Key": record.key,
                "ETag": record.etag, "ServerSideEncryption": "AES256"}
         if record.checksum_value:

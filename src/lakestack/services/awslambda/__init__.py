@@ -1,0 +1,1 @@
+"""AWS Lambda (Python runtimes): functions that run for real in worker processes."""
