@@ -40,6 +40,8 @@ def uvicorn_server(app, settings: Settings) -> uvicorn.Server:
         timeout_keep_alive=30,
         # lakestack binds to loopback and is addressed directly, not through a proxy.
         proxy_headers=False,
+        # Don't wait out a long Lambda invoke on Ctrl-C: stop within ten seconds.
+        timeout_graceful_shutdown=10,
         server_header=False,
     )
     return _Server(config)

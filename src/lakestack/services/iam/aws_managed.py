@@ -54,6 +54,14 @@ AWS_MANAGED_POLICIES: tuple[AwsManagedPolicy, ...] = (
         "AWSLambdaBasicExecutionRole", "/service-role/", "Provides write permissions to CloudWatch Logs.",
         (_allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]),),
     ),
+    AwsManagedPolicy(
+        "AWSLambdaKinesisExecutionRole", "/service-role/", "Provides list and read access to Kinesis streams "
+        "and write permissions to CloudWatch Logs.",
+        (_allow(["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                 "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:ListStreams",
+                 "kinesis:SubscribeToShard", "logs:CreateLogGroup", "logs:CreateLogStream",
+                 "logs:PutLogEvents"]),),
+    ),
     # As AWS's: Glue itself, read of the bucket list, and objects only in aws-glue-* buckets
     # (crawlers over other buckets need their own S3 policy, exactly as on AWS).
     AwsManagedPolicy(
