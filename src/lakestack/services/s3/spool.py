@@ -47,7 +47,7 @@ class _Writer:
         self.algorithm = algorithm
         self.checksum = checksums.new(algorithm) if algorithm else None
         self.size = 0
-        self._hashing: Future | None = None
+        self._hashing: list[Future] = []
 
     def _hash(self, data) -> None:
         if self.md5 is not None:
@@ -62,7 +62,10 @@ class _Writer:
         # One chunk in flight keeps the digests in order. `data` is immutable bytes.
         self._wait_for_hash()
         if len(data) >= ASYNC_HASH_MIN and isinstance(data, bytes):
-            self._hashing = _hash_pool().submit(self._hash, data)
+            # MD5 and the checksum each on their own thread, so they run side by side.
+            pool = _hash_pool()
+            self._hashing = [pool.submit(digest.update, data) for digest in (self.md5, self.checksum)
+                             if digest is not None]
         else:
             self._hash(data)
         view = memoryview(data)
@@ -72,9 +75,9 @@ class _Writer:
         self.size += len(data)
 
     def _wait_for_hash(self) -> None:
-        if self._hashing is not None:
-            hashing, self._hashing = self._hashing, None
-            hashing.result()
+        hashing, self._hashing = self._hashing, []
+        for future in hashing:
+            future.result()
 
     def finish(self) -> Spooled:
         self._wait_for_hash()
