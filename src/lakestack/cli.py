@@ -40,7 +40,7 @@ def main():
     """
 
 
-@main.command()
+@main.command(short_help="Run lakestack in the foreground.")
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1; loopback only unless you say so).")
 @click.option("--port", default=None, type=int, help="Port (default 4566).")
 @click.option("--home", default=None, help=HOME_HELP)
@@ -57,7 +57,7 @@ def up(host, port, home):
     serve(settings)
 
 
-@main.command()
+@main.command(short_help="Is a server running? Version and services.")
 @click.option("--port", default=None, type=int, help="Port of the running server (default 4566).")
 @click.option("--home", default=None, help=HOME_HELP)
 def status(port, home):
@@ -74,7 +74,7 @@ def status(port, home):
     click.echo(f"  services: {', '.join(health['services'])}")
 
 
-@main.command()
+@main.command(short_help="Print exports for AWS tools: eval \"$(lakestack env)\".")
 @click.option("--home", default=None, help=HOME_HELP)
 def env(home):
     """Print shell exports that point AWS tools at lakestack: eval "$(lakestack env)"."""
@@ -88,7 +88,7 @@ def env(home):
     click.echo(f"export AWS_DEFAULT_REGION={settings.region}")
 
 
-@main.command()
+@main.command(short_help="Delete all data in the data directory.")
 @click.option("--home", default=None, help=HOME_HELP)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def reset(home, yes):
@@ -103,7 +103,7 @@ def reset(home, yes):
     click.echo(f"deleted {settings.home}")
 
 
-@main.command()
+@main.command(short_help="Run the demo scenario against a fresh lakestack.")
 @click.option("--home", default=None, help="Data directory for the demo (default: a temporary one).")
 def demo(home):
     """Start lakestack, run the demo scenario through boto3, print what happened, stop."""
