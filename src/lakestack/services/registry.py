@@ -13,6 +13,7 @@ PROVIDERS: dict[str, str] = {
     "kinesis": "lakestack.services.kinesis.provider:KinesisProvider",
     "lambda": "lakestack.services.awslambda.provider:LambdaProvider",
     "logs": "lakestack.services.logs.provider:LogsProvider",
+    "athena": "lakestack.services.athena.provider:AthenaProvider",
 }
 
 
