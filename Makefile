@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: install demo test unit integration bench lint docs clean
 
@@ -16,6 +17,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/lakestack demo
@@ -29,8 +34,12 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/s3.py
+	$(BIN)/python bench/kinesis.py
+	$(BIN)/python bench/lambda.py
+	$(BIN)/python bench/crawler.py
+	$(BIN)/python bench/athena.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
