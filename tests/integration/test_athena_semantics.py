@@ -1,5 +1,5 @@
 """Trino semantics and geospatial functions through a real server: a representative subset
-of the cases in tests/unit/test_trino_cases.py (all of them run at the engine level in
+of the cases in tests/data/trino_cases.py (all of them run at the engine level in
 tests/unit/test_trino_semantics.py), run concurrently through boto3 Athena."""
 
 import importlib.util
@@ -12,7 +12,7 @@ import pytest
 OUTPUT = "s3://athena-sem-results/q/"
 
 _spec = importlib.util.spec_from_file_location(
-    "trino_cases", Path(__file__).resolve().parents[1] / "unit" / "test_trino_cases.py")
+    "trino_cases", Path(__file__).resolve().parents[1] / "data" / "trino_cases.py")
 trino_cases = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(trino_cases)
 SUBSET = trino_cases.CASES[::4]

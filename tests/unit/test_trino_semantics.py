@@ -1,4 +1,4 @@
-"""The Trino semantics cases (test_trino_cases.py) through the SQL layer: parse as Athena,
+"""The Trino semantics cases (tests/data/trino_cases.py) through the SQL layer: parse as Athena,
 translate to DuckDB, run, render as Athena shows values."""
 
 import importlib.util
@@ -10,7 +10,7 @@ from lakestack.engines.sql.engine import SqlEngine
 from lakestack.engines.sql.errors import QueryError, from_duckdb
 from lakestack.engines.sql.translate import Translator, parse
 
-_spec = importlib.util.spec_from_file_location("trino_cases", Path(__file__).with_name("test_trino_cases.py"))
+_spec = importlib.util.spec_from_file_location("trino_cases", Path(__file__).resolve().parents[1] / "data" / "trino_cases.py")
 trino_cases = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(trino_cases)
 
