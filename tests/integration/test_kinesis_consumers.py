@@ -10,26 +10,12 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lakestack.engines.streams.nats_server import NatsServer
-from lakestack.inprocess import LocalStack
-
 NO_RETRY = Config(retries={"max_attempts": 0}, read_timeout=30)
 
 
-@pytest.fixture(scope="session")
-def nats_url():
-    with NatsServer() as url:
-        yield url
-
-
-@pytest.fixture(scope="module", params=["embedded", "jetstream"])
-def stack(request):
-    options = {"stream_engine": request.param, "kinesis_enforce_limits": False}
-    if request.param == "jetstream":
-        options["nats_url"] = request.getfixturevalue("nats_url")
-    with LocalStack(**options) as running:
-        running.stack.provider("kinesis").transition_seconds = 0.05
-        yield running
+@pytest.fixture(scope="module")
+def stack(kinesis_stack):
+    return kinesis_stack
 
 
 @pytest.fixture(scope="module")
