@@ -201,8 +201,7 @@ class Multipart:
                 committed = True
                 store.make_parents(final)
                 store.rename(spooled.path, final)
-            store.sync_dir(final.parent)
-            store.mark_done(pending)
+            store.settle(final.parent, pending)
         finally:
             if not committed:
                 store.discard(spooled.path)

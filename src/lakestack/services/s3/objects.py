@@ -343,9 +343,7 @@ class Objects:
                 store.rename(temp, final)
                 if old_id is not None:
                     store.remove_file(store.abspath(old["path"]), store.bucket_dir(bucket))
-            # Outside the locks, so other writers in the bucket need not wait for the disk.
-            store.sync_dir(final.parent)
-            store.mark_done(rename_id, old_id)
+            store.settle(final.parent, rename_id, old_id)
         finally:
             if not committed:
                 store.discard(temp)
@@ -369,8 +367,9 @@ class Objects:
                     db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
                     removed.append((row["path"], store.add_pending(db, row["path"], None, bucket, key)))
             for path, pending_id in removed:
-                store.remove_file(store.abspath(path), store.bucket_dir(bucket))
-                store.mark_done(pending_id)
+                file = store.abspath(path)
+                store.remove_file(file, store.bucket_dir(bucket))
+                store.settle(file.parent, pending_id)
 
     # -- copying -----------------------------------------------------------------------
 

@@ -103,6 +103,7 @@ TMP_DIR = "tmp"
 MULTIPART_DIR = "multipart"
 KEY_STRIPES = 256
 LAYOUT_STRIPES = 64
+SETTLE_SECONDS = 0.2
 
 
 class S3Store:
@@ -122,9 +123,18 @@ class S3Store:
         # instead of costing a commit of their own.
         self._done: list[int] = []
         self._done_lock = threading.Lock()
+        # Renames and unlinks whose directory is not fsync'd yet, with their pending rows.
+        self._unsettled: list[tuple[Path, tuple[int, ...]]] = []
+        self._unsettled_lock = threading.Lock()
         self.recover()
+        self._stopping = threading.Event()
+        self._settler = threading.Thread(target=self._settle_loop, name="lakestack-s3-settle", daemon=True)
+        self._settler.start()
 
     def close(self) -> None:
+        self._stopping.set()
+        self._settler.join(timeout=5)
+        self.settle_now()
         with self.transaction():
             pass  # flushes finished pending_files rows
         self.db.close()
@@ -181,6 +191,27 @@ class S3Store:
     def mark_done(self, *ids: int | None) -> None:
         with self._done_lock:
             self._done.extend(i for i in ids if i is not None)
+
+    def settle(self, directory: Path, *ids: int | None) -> None:
+        """A rename or unlink in `directory` is done; its pending rows may go once the
+        directory is durable. Until then recovery would redo the work from the pending row
+        (the temp file's bytes are already fsync'd), so the client's answer does not wait
+        for a directory fsync: those are batched in the background, one per directory."""
+        with self._unsettled_lock:
+            self._unsettled.append((directory, tuple(i for i in ids if i is not None)))
+
+    def settle_now(self) -> None:
+        with self._unsettled_lock:
+            batch, self._unsettled = self._unsettled, []
+        for directory in {directory for directory, _ in batch}:
+            while not directory.exists() and directory != self.home:
+                directory = directory.parent  # emptied and pruned: its parent holds the change
+            self.sync_dir(directory)
+        self.mark_done(*(i for _, ids in batch for i in ids))
+
+    def _settle_loop(self) -> None:
+        while not self._stopping.wait(SETTLE_SECONDS):
+            self.settle_now()
 
     def make_parents(self, path: Path) -> None:
         """Create missing parent directories durably (each new entry fsync'd in its parent)."""
