@@ -53,10 +53,11 @@ def fits_on_disk(bucket_dir: Path, relpath: str) -> bool:
     """True when every existing ancestor of the path is a real directory and the path itself
     is not a directory — i.e. a file can be renamed onto it. A key `a/b` next to a key `a`
     fails this test for whichever of the two is written second."""
+    # Plain strings rather than Path objects: this runs on every PUT.
     parts = relpath.split("/")
-    current = bucket_dir
+    current = str(bucket_dir)
     for part in parts[:-1]:
-        current = current / part
+        current = f"{current}/{part}"
         try:
             mode = os.lstat(current).st_mode
         except FileNotFoundError:
@@ -64,7 +65,7 @@ def fits_on_disk(bucket_dir: Path, relpath: str) -> bool:
         if not stat.S_ISDIR(mode):
             return False
     try:
-        mode = os.lstat(current / parts[-1]).st_mode
+        mode = os.lstat(f"{current}/{parts[-1]}").st_mode
     except FileNotFoundError:
         return True
     return stat.S_ISREG(mode)
