@@ -114,3 +114,19 @@ def _sigv4(stack, service):
         return r
 
     return sign
+
+
+@pytest.mark.parametrize("service,target,body", [
+    ("glue", "AWSGlue.GetDatabase", b'{"Name": 1.5}'),
+    ("athena", "AmazonAthena.GetWorkGroup", b'{"WorkGroup": {"a": 1}}'),
+    ("kinesis", "Kinesis_20131202.ListTagsForStream", b'{"StreamARN": []}'),
+    ("athena", "AmazonAthena.ListWorkGroups", b'{"NextToken": "not-ours"}'),
+])
+def test_json_bodies_of_the_wrong_shape_get_a_400(lakestack_stack, service, target, body):
+    from lakestack.aws.specs import service_model
+
+    version = service_model(service).metadata["jsonVersion"]
+    resp = requests.post(lakestack_stack.endpoint_url, data=body, auth=_sigv4(lakestack_stack, service),
+                         headers={"X-Amz-Target": target, "Content-Type": f"application/x-amz-json-{version}"})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["__type"] in ("SerializationException", "InvalidRequestException")

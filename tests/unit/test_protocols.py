@@ -209,3 +209,13 @@ def test_errors_parse_in_boto3(service):
 )
 def test_virtual_host_bucket(host, bucket):
     assert s3_virtual_host_bucket(host) == bucket
+
+
+@pytest.mark.parametrize("body", [b'{"StreamName": 1.5}', b'{"StreamName": ["a"]}', b'{"StreamName": "\\ud800"}',
+                                  b'{"StreamName": "s", "Limit": "ten"}', b'{"StreamName": "s", "Limit": true}'])
+def test_json_values_of_the_wrong_type_are_serialization_errors(body):
+    op = service_model("kinesis").operation_model("DescribeStream")
+    http = HttpRequest("POST", "/", "", {"x-amz-target": "Kinesis_20131202.DescribeStream"}, BytesBody(body))
+    with pytest.raises(AwsError) as info:
+        protocol_module("json").parse_request(op, http, body, {})
+    assert info.value.code == "SerializationException"

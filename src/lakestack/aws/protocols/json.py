@@ -60,12 +60,33 @@ def decode(shape, value):
                 raise AwsError("SerializationException", f"Expected a map for {shape.name}")
             return {k: decode(shape.value, v) for k, v in value.items()}
         if t == "timestamp":
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise TypeError("expected a number or a date string")
             return to_datetime(value)
         if t == "blob":
+            if not isinstance(value, str):
+                raise TypeError("expected a base64 string")
             return b64decode(value)
+        if t in _SCALAR_TYPES and not isinstance(value, _SCALAR_TYPES[t]) or (
+                isinstance(value, bool) and t not in ("boolean", "document")):
+            # A JSON value of the wrong type: AWS refuses it before the operation runs.
+            raise AwsError("SerializationException",
+                           f"Unexpected {type(value).__name__} value for {shape.type_name} {shape.name}")
+        if t == "string":
+            value.encode("utf-8")  # lone surrogates (\ud800) are not text AWS accepts
     except (ValueError, TypeError) as exc:
         raise AwsError("SerializationException", f"Invalid value for {shape.name}: {exc}") from None
     return value
+
+
+_SCALAR_TYPES = {
+    "string": str,
+    "integer": int,
+    "long": int,
+    "float": int | float,
+    "double": int | float,
+    "boolean": bool,
+}
 
 
 def encode(shape, value, timestamp_format: str = "unixTimestamp"):

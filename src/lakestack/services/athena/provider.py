@@ -166,7 +166,7 @@ class AthenaProvider(Provider):
     def list_work_groups(self, ctx, params):
         self._workgroup_row(ctx.account_id, ctx.region, PRIMARY)
         rows = self.store.workgroups(ctx.account_id, ctx.region)
-        start = int(params.get("NextToken") or 0)
+        start = _offset_token(params)
         limit = params.get("MaxResults") or 50
         page = rows[start:start + limit]
         out = {"WorkGroups": [{"Name": r["name"], "State": r["state"], "Description": r["description"] or "",
@@ -457,7 +457,7 @@ class AthenaProvider(Provider):
     def list_named_queries(self, ctx, params):
         workgroup = self._require_workgroup(ctx, params.get("WorkGroup"))
         ids = [r["id"] for r in self.store.named_queries(ctx.account_id, ctx.region, workgroup["name"])]
-        start = int(params.get("NextToken") or 0)
+        start = _offset_token(params)
         limit = params.get("MaxResults") or 50
         out = {"NamedQueryIds": ids[start:start + limit]}
         if start + limit < len(ids):
@@ -529,7 +529,7 @@ class AthenaProvider(Provider):
     def list_prepared_statements(self, ctx, params):
         workgroup = self._require_workgroup(ctx, params["WorkGroup"])
         rows = self.store.prepared_list(ctx.account_id, ctx.region, workgroup["name"])
-        start = int(params.get("NextToken") or 0)
+        start = _offset_token(params)
         limit = params.get("MaxResults") or 50
         out = {"PreparedStatements": [{"StatementName": r["name"], "LastModifiedTime": _ts(r["modified"])}
                                       for r in rows[start:start + limit]]}
@@ -622,7 +622,7 @@ class AthenaProvider(Provider):
     def list_databases(self, ctx, params):
         glue = self._glue(ctx, params.get("CatalogName"))
         databases = sorted(glue.databases(), key=lambda d: d["Name"])
-        start = int(params.get("NextToken") or 0)
+        start = _offset_token(params)
         limit = params.get("MaxResults") or 50
         out = {"DatabaseList": [_database_out(d) for d in databases[start:start + limit]]}
         if start + limit < len(databases):
@@ -647,7 +647,7 @@ class AthenaProvider(Provider):
             import fnmatch
 
             tables = [t for t in tables if fnmatch.fnmatchcase(t["Name"], expression.replace(".*", "*"))]
-        start = int(params.get("NextToken") or 0)
+        start = _offset_token(params)
         limit = params.get("MaxResults") or 50
         out = {"TableMetadataList": [_table_metadata(t) for t in tables[start:start + limit]]}
         if start + limit < len(tables):
@@ -746,3 +746,10 @@ def _column(column: dict) -> dict:
         out["Comment"] = column["Comment"]
     return out
 
+
+def _offset_token(params: dict) -> int:
+    """The list offset a NextToken of ours encodes; anything else is the client's error."""
+    token = params.get("NextToken") or "0"
+    if not token.isdigit():
+        raise invalid_request("Invalid NextToken")
+    return int(token)
