@@ -10,7 +10,7 @@ import botocore.auth
 import pytest
 import requests
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from helpers import error_of
 
 NO_RETRY = Config(retries={"max_attempts": 0})
 
@@ -21,10 +21,6 @@ def client_with(stack, service, key_id, secret, **kw):
                                           config=NO_RETRY, **kw)
 
 
-def error_of(call, *args, **kwargs):
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    return info.value.response
 
 
 def test_health(lakestack_stack):

@@ -8,6 +8,7 @@ import time
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from helpers import error_of
 
 from lakestack.services.kinesis import aggregation
 
@@ -45,10 +46,6 @@ def make_stream(kinesis, name, shards=1, **kwargs):
     wait_active(kinesis, name)
 
 
-def error_of(call, **kwargs):
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    return info.value.response
 
 
 def read_all(kinesis, name, shard_id, kind="TRIM_HORIZON", **kwargs):

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from helpers import error_of
 
 NO_RETRY = Config(retries={"max_attempts": 0}, read_timeout=30)
 
@@ -37,10 +37,6 @@ def wait_active(kinesis, name, timeout=10):
     raise AssertionError(f"{name} did not become ACTIVE")
 
 
-def error_of(call, **kwargs):
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    return info.value.response
 
 
 def produce(kinesis, name, keys, rounds, start=0):

@@ -1,7 +1,7 @@
 """S3 buckets against a real server: lifecycle, regions, tagging and every bucket error."""
 
 import pytest
-from botocore.exceptions import ClientError
+from helpers import error_of
 
 import lakestack
 
@@ -17,10 +17,6 @@ def s3(stack):
     return stack.client("s3")
 
 
-def error_of(call, **kwargs) -> dict:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response
 
 
 def code_and_status(call, **kwargs) -> tuple[str, int]:

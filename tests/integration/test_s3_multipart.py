@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
+from helpers import error_of
 
 import lakestack
 
@@ -27,10 +27,6 @@ def s3(stack):
     return stack.client("s3")
 
 
-def error_of(call, **kwargs) -> dict:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response
 
 
 def chunk(n: int, size: int) -> bytes:

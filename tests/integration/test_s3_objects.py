@@ -12,7 +12,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
+from helpers import error_of
 
 import lakestack
 
@@ -32,10 +32,6 @@ def s3(stack):
     return stack.client("s3")
 
 
-def error_of(call, **kwargs) -> dict:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    return caught.value.response
 
 
 def code_and_status(call, **kwargs) -> tuple[str, int]:
