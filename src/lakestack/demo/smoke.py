@@ -31,7 +31,8 @@ def run(home=None) -> None:
             say(f"   {obj['Key']}  {obj['Size']} bytes  ETag {obj['ETag']}")
         body = s3.get_object(Bucket="ebike-lake", Key="landing/stations.csv")["Body"].read()
         say(f"3. S3 GetObject read back {len(body)} bytes; the lake file is plain: "
-            f"{stack.home / 's3' / 'ebike-lake' / 'landing' / 'stations.csv'}")
+            f"{stack.home / 's3' / 'ebike-lake' / 'landing' / 'stations.csv'}"
+            + ("" if home else " (a temporary folder; `lakestack demo --home DIR` keeps it)"))
 
         iam = stack.client("iam")
         iam.create_user(UserName="analyst")
