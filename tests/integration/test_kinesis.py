@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from helpers import error_of
+from helpers import error_of, wait_active
 
 from lakestack.services.kinesis import aggregation
 
@@ -31,14 +31,6 @@ def provider(stack):
     return stack.stack.provider("kinesis")
 
 
-def wait_active(kinesis, name, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
-        if status == "ACTIVE":
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{name} did not become ACTIVE")
 
 
 def make_stream(kinesis, name, shards=1, **kwargs):

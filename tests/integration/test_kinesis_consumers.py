@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 from botocore.config import Config
-from helpers import error_of
+from helpers import error_of, wait_active
 
 NO_RETRY = Config(retries={"max_attempts": 0}, read_timeout=30)
 
@@ -28,13 +28,6 @@ def provider(stack):
     return stack.stack.provider("kinesis")
 
 
-def wait_active(kinesis, name, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{name} did not become ACTIVE")
 
 
 
