@@ -4,6 +4,7 @@ recovery from every point of the write and delete sequences (simulated by failin
 import os
 import random
 import threading
+import time
 
 import pytest
 
@@ -33,7 +34,7 @@ def s3(tmp_path):
     store, buckets, objects = open_store(tmp_path)
     buckets.create(ACCOUNT, "us-east-1", "bkt", None)
     yield store, objects
-    store.db.close()
+    store.close()
 
 
 def put(objects, key, data, **params):
@@ -219,3 +220,66 @@ def test_concurrent_writers_on_nested_keys(s3, tmp_path):
     on_disk = {str(p.relative_to(tmp_path)) for top in ("s3", "s3-objects") for p in (tmp_path / top).rglob("*")
                if p.is_file()}
     assert on_disk == indexed
+
+
+def _start_writers(objects, jobs) -> tuple[list, list]:
+    """Threads each PUTting key (its own name as the body) with params; their outcomes."""
+    results = [None] * len(jobs)
+
+    def writer(n, key, params):
+        try:
+            put(objects, key, key.encode(), **params)
+            results[n] = "ok"
+        except AwsError as exc:
+            results[n] = exc.code
+
+    threads = [threading.Thread(target=writer, args=(n, *job)) for n, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    return results, threads
+
+
+def _wait_for(condition) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_waiting_writes_commit_as_one_group(s3, monkeypatch):
+    """Writes that queue while the committer is busy share one transaction; a write whose
+    condition fails gets its own error and the rest of its group still lands."""
+    store, objects = s3
+    put(objects, "exists", b"0")
+    transactions, submitted = [], []
+    real_transaction, real_submit = store.transaction, store.committer.submit
+    monkeypatch.setattr(store, "transaction", lambda: transactions.append(1) or real_transaction())
+    monkeypatch.setattr(store.committer, "submit", lambda write: submitted.append(1) or real_submit(write))
+    queue = store.committer._queue
+    jobs = [(f"k{i}", {}) for i in range(6)] + [("exists", {"IfNoneMatch": "*"}), ("missing", {"IfMatch": '"x"'})]
+    with store.layout_lock("bkt"):
+        # A first write: the committer takes it and waits for this lock; the rest then queue.
+        first, first_threads = _start_writers(objects, [("first", {})])
+        _wait_for(lambda: submitted and not queue)
+        results, threads = _start_writers(objects, jobs)
+        _wait_for(lambda: len(queue) == len(jobs))
+    for thread in first_threads + threads:
+        thread.join()
+    assert len(transactions) == 2
+    assert first == ["ok"] and results == ["ok"] * 6 + ["PreconditionFailed", "NoSuchKey"]
+    assert listed(store) == ["exists", "first"] + [f"k{i}" for i in range(6)]
+    assert read(objects, "exists") == b"0"
+    assert os.listdir(store.home / "tmp") == []
+
+
+def test_racing_create_only_writes_of_one_key(s3):
+    """If-None-Match: * from many threads at once: exactly one wins, since writes of the same
+    key (or of a key and its folder) never share a group."""
+    store, objects = s3
+    results, threads = _start_writers(objects, [("once", {"IfNoneMatch": "*"})] * 8 + [("once/inner", {})])
+    for thread in threads:
+        thread.join()
+    assert results[:8].count("ok") == 1 and results[:8].count("PreconditionFailed") == 7
+    assert results[8] == "ok"
+    assert read(objects, "once") == b"once" and read(objects, "once/inner") == b"once/inner"
+    assert os.listdir(store.home / "tmp") == []

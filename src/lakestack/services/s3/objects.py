@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
+from pathlib import Path
 from urllib.parse import unquote
 
 from lakestack.aws.errors import AwsError
@@ -311,42 +312,18 @@ class Objects:
 
     def commit(self, record: ObjectRecord, spooled: spool.Spooled, conditions_from: dict | None = None,
                in_transaction: Callable | None = None) -> None:
-        """Make a spooled file the object's bytes: one transaction, then the rename.
+        """Make a spooled file the object's bytes: its row and a pending rename commit (in a
+        group with concurrent writes, see commits.py), then the rename.
 
         `conditions_from`: params with a conditional write's If-Match / If-None-Match.
         `in_transaction(db)`: more work that must commit atomically with the object row.
         """
-        store = self.store
-        bucket, key = record.bucket, record.key
-        temp = spooled.path
-        committed = False
+        write = _ObjectWrite(self, record, spooled, conditions_from or {}, in_transaction)
         try:
-            with store.key_lock(bucket, key), store.layout_lock(bucket):
-                record.path, record.lake = keys.choose_relpath(store.home, bucket, key)
-                final = store.abspath(record.path)
-                store.make_parents(final)
-                with store.transaction() as db:
-                    if not self.buckets.exists_in(db, bucket):
-                        raise errors.no_such_bucket(bucket)
-                    old = db.execute("SELECT path FROM objects WHERE bucket = ? AND key = ?",
-                                     (bucket, key)).fetchone()
-                    _check_existing(conditions_from or {}, key, db, bucket)
-                    if in_transaction is not None:
-                        in_transaction(db)
-                    db.execute(_UPSERT, record.row_values())
-                    rename_id = store.add_pending(db, spooled.rel, record.path)
-                    old_id = None
-                    if old is not None and old["path"] != record.path:
-                        old_id = store.add_pending(db, old["path"], None, bucket, key)
-                # Committed: from here on recovery would finish the job after a crash.
-                committed = True
-                store.rename(temp, final)
-                if old_id is not None:
-                    store.remove_file(store.abspath(old["path"]), store.bucket_dir(bucket))
-            store.settle(final.parent, rename_id, old_id)
+            self.store.committer.submit(write)
         finally:
-            if not committed:
-                store.discard(temp)
+            if not write.committed:
+                self.store.discard(spooled.path)
 
     def delete(self, account_id: str, bucket: str, key: str) -> None:
         """DeleteObject: 204 whether or not the key existed."""
@@ -432,6 +409,54 @@ def _check_write_conditions(params: dict) -> None:
     if none_match is not None and none_match.strip() != "*":
         raise AwsError("NotImplemented", "A header you provided implies functionality that is not implemented",
                        501, Header="If-None-Match")
+
+
+class _ObjectWrite:
+    """One object write as the group committer drives it (under the key's and bucket's locks)."""
+
+    def __init__(self, objects_: Objects, record: ObjectRecord, spooled: spool.Spooled, conditions_from: dict,
+                 in_transaction: Callable | None):
+        self.objects, self.store = objects_, objects_.store
+        self.record, self.spooled = record, spooled
+        self.bucket, self.key = record.bucket, record.key
+        self.conditions_from, self.in_transaction = conditions_from, in_transaction
+        self.committed = False
+        self.final: Path | None = None
+        self.old_path: str | None = None
+        self.pending_ids: tuple[int | None, int | None] = (None, None)
+
+    def prepare(self) -> None:
+        record, store = self.record, self.store
+        record.path, record.lake = keys.choose_relpath(store.home, self.bucket, self.key)
+        self.final = store.abspath(record.path)
+        store.make_parents(self.final)
+
+    def apply(self, db) -> None:
+        store, bucket, key = self.store, self.bucket, self.key
+        if not self.objects.buckets.exists_in(db, bucket):
+            raise errors.no_such_bucket(bucket)
+        old = db.execute("SELECT path FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
+        _check_existing(self.conditions_from, key, db, bucket)
+        if self.in_transaction is not None:
+            self.in_transaction(db)
+        db.execute(_UPSERT, self.record.row_values())
+        rename_id = store.add_pending(db, self.spooled.rel, self.record.path)
+        old_id = None
+        if old is not None and old["path"] != self.record.path:
+            self.old_path = old["path"]
+            old_id = store.add_pending(db, old["path"], None, bucket, key)
+        self.pending_ids = (rename_id, old_id)
+
+    def finish(self) -> None:
+        # Committed: from here on recovery would finish the job after a crash.
+        self.store.rename(self.spooled.path, self.final)
+
+    def cleanup(self) -> None:
+        # After every rename of the group, so pruning a folder cannot pull one from under it.
+        store = self.store
+        if self.old_path is not None:
+            store.remove_file(store.abspath(self.old_path), store.bucket_dir(self.bucket))
+        store.settle(self.final.parent, *self.pending_ids)
 
 
 def _check_existing(params: dict, key: str, db, bucket: str) -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from lakestack.runtime.files import fsync_dir
 from lakestack.runtime.state import StateStore
+from lakestack.services.s3.commits import GroupCommitter
 
 log = logging.getLogger("lakestack.s3")
 
@@ -127,11 +128,13 @@ class S3Store:
         self._unsettled: list[tuple[Path, tuple[int, ...]]] = []
         self._unsettled_lock = threading.Lock()
         self.recover()
+        self.committer = GroupCommitter(self)
         self._stopping = threading.Event()
         self._settler = threading.Thread(target=self._settle_loop, name="lakestack-s3-settle", daemon=True)
         self._settler.start()
 
     def close(self) -> None:
+        self.committer.close()
         self._stopping.set()
         self._settler.join(timeout=5)
         self.settle_now()
@@ -157,12 +160,16 @@ class S3Store:
     # -- locks -------------------------------------------------------------------------
 
     def key_lock(self, bucket: str, key: str) -> threading.Lock:
-        return self._key_locks[hash((bucket, key)) % KEY_STRIPES]
+        return self._key_locks[self._key_stripe(bucket, key)]
+
+    @staticmethod
+    def _key_stripe(bucket: str, key: str) -> int:
+        return hash((bucket, key)) % KEY_STRIPES
 
     @contextmanager
     def key_locks(self, bucket: str, keys: Iterable[str]) -> Iterator[None]:
         """Several keys' locks, taken in stripe order so two callers cannot deadlock."""
-        stripes = sorted({hash((bucket, key)) % KEY_STRIPES for key in keys})
+        stripes = sorted({self._key_stripe(bucket, key) for key in keys})
         with ExitStack() as stack:
             for stripe in stripes:
                 stack.enter_context(self._key_locks[stripe])
@@ -170,6 +177,17 @@ class S3Store:
 
     def layout_lock(self, bucket: str) -> threading.RLock:
         return self._layout_locks[hash(bucket) % LAYOUT_STRIPES]
+
+    @contextmanager
+    def write_locks(self, targets: list[tuple[str, str]]) -> Iterator[None]:
+        """The key and bucket-layout locks of several (bucket, key) writes: key stripes in
+        order, then layout stripes in order — the order single writers take them in."""
+        with ExitStack() as stack:
+            for stripe in sorted({self._key_stripe(bucket, key) for bucket, key in targets}):
+                stack.enter_context(self._key_locks[stripe])
+            for stripe in sorted({hash(bucket) % LAYOUT_STRIPES for bucket, _ in targets}):
+                stack.enter_context(self._layout_locks[stripe])
+            yield
 
     # -- transactions and pending file work -------------------------------------------
 
@@ -204,14 +222,19 @@ class S3Store:
         with self._unsettled_lock:
             batch, self._unsettled = self._unsettled, []
         for directory in {directory for directory, _ in batch}:
-            while not directory.exists() and directory != self.home:
-                directory = directory.parent  # emptied and pruned: its parent holds the change
+            # Emptied and pruned (and perhaps now a file: key `a/x` after `a/x/y` went): its
+            # parent holds the change.
+            while not directory.is_dir() and directory != self.home:
+                directory = directory.parent
             self.sync_dir(directory)
         self.mark_done(*(i for _, ids in batch for i in ids))
 
     def _settle_loop(self) -> None:
         while not self._stopping.wait(SETTLE_SECONDS):
-            self.settle_now()
+            try:
+                self.settle_now()
+            except Exception:  # e.g. EIO: keep trying; the pending rows still cover the work
+                log.exception("settling S3 directory changes failed")
 
     def make_parents(self, path: Path) -> None:
         """Create missing parent directories durably (each new entry fsync'd in its parent)."""
@@ -242,8 +265,8 @@ class S3Store:
         (the rename is already visible); a directory pruned meanwhile has nothing to sync."""
         try:
             fsync_dir(directory)
-        except FileNotFoundError:
-            pass
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # pruned (the pruning's own settle syncs the parent)
 
     def remove_file(self, path: Path, stop_at: Path | None = None) -> None:
         """Unlink a file, then prune directories it leaves empty, up to `stop_at`."""

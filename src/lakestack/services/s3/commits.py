@@ -1,0 +1,158 @@
+"""Group commit: the object writes of concurrent requests share one transaction.
+
+Every write (PutObject, CopyObject, CompleteMultipartUpload) ends with a short critical
+section under its key's and bucket's locks: choose the file's place, one SQLite
+transaction (with its WAL fsync), the rename. Taken one request at a time, that section
+is what limits small PUTs — threads queue on the bucket's lock and hand the GIL back and
+forth inside it. Here one committer thread takes every write that is waiting, runs them
+in a single transaction (a savepoint each, so one failed condition fails only its own
+request) and answers them all: DESIGN.md's "fsync before the answer, group commit allowed".
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Protocol
+
+
+class Write(Protocol):
+    """One request's write, as the committer drives it (all under its locks)."""
+
+    bucket: str
+    key: str
+    committed: bool  # set by the committer once the write's row is durable
+
+    def prepare(self) -> None:
+        """Before the transaction: pick the file's place on disk."""
+
+    def apply(self, db) -> None:
+        """Inside the transaction (in its own savepoint); raising fails just this write."""
+
+    def finish(self) -> None:
+        """After the commit: put the bytes in place."""
+
+    def cleanup(self) -> None:
+        """After every write of the group has finished: tidy up (e.g. prune directories)."""
+
+
+class _Pending:
+    __slots__ = ("write", "done", "error")
+
+    def __init__(self, write: Write):
+        self.write = write
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+def _conflict(a: str, b: str) -> bool:
+    """Two keys of a bucket whose files could collide: equal, or one a folder of the other."""
+    return a == b or b.startswith(a + "/") or a.startswith(b + "/")
+
+
+class GroupCommitter:
+    def __init__(self, store):
+        self.store = store
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._ready = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="lakestack-s3-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, write: Write) -> None:
+        """Commit a write; returns once it is durable, or raises what failed it (even then
+        `write.committed` may be true: the row landed but putting the file in place did not,
+        and recovery will finish that)."""
+        pending = _Pending(write)
+        with self._ready:
+            if self._stopping:
+                raise RuntimeError("the S3 store is closed")
+            self._queue.append(pending)
+            self._ready.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+
+    def close(self) -> None:
+        with self._ready:
+            self._stopping = True
+            self._ready.notify()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._stopping:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                group, deferred = self._take_group()
+                self._queue.extendleft(reversed(deferred))
+            self._commit(group)
+
+    def _take_group(self) -> tuple[list[_Pending], list[_Pending]]:
+        """Everything waiting, except writes that collide with an earlier one in the group:
+        those wait for the next round, so they see its effects (and keep their order)."""
+        group: list[_Pending] = []
+        deferred: list[_Pending] = []
+        while self._queue:
+            pending = self._queue.popleft()
+            write = pending.write
+            clash = any(other.write.bucket == write.bucket and _conflict(other.write.key, write.key)
+                        for other in group + deferred)
+            (deferred if clash else group).append(pending)
+        return group, deferred
+
+    def _commit(self, group: list[_Pending]) -> None:
+        store = self.store
+        try:
+            with store.write_locks([(p.write.bucket, p.write.key) for p in group]):
+                ready = []
+                for pending in group:
+                    try:
+                        pending.write.prepare()
+                        ready.append(pending)
+                    except BaseException as exc:
+                        pending.error = exc
+                applied = self._transaction(ready)
+                for pending in applied:
+                    try:
+                        pending.write.finish()
+                    except BaseException as exc:  # committed: recovery finishes it after a restart
+                        pending.error = exc
+                for pending in applied:
+                    try:
+                        pending.write.cleanup()
+                    except BaseException as exc:
+                        pending.error = pending.error or exc
+        except BaseException as exc:
+            for pending in group:
+                pending.error = pending.error or exc
+        finally:
+            for pending in group:
+                pending.done.set()
+
+    def _transaction(self, ready: list[_Pending]) -> list[_Pending]:
+        """Apply each write in its own savepoint of one transaction; the ones that held."""
+        if not ready:
+            return []
+        applied = []
+        try:
+            with self.store.transaction() as db:
+                for pending in ready:
+                    db.execute("SAVEPOINT write")
+                    try:
+                        pending.write.apply(db)
+                    except BaseException as exc:
+                        db.execute("ROLLBACK TO write")
+                        pending.error = exc
+                    else:
+                        applied.append(pending)
+                    db.execute("RELEASE write")
+        except BaseException as exc:  # the commit itself failed: nothing landed
+            for pending in ready:
+                pending.error = pending.error or exc
+            return []
+        for pending in applied:
+            pending.write.committed = True
+        return applied
