@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -38,47 +37,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import client, lakestack_server, moto_server, table  # noqa: E402
+from common import WireClient, client, lakestack_server, moto_server, table  # noqa: E402
 
 RECORD = 1024
 BATCH = 500
 
 
-class WireClient:
-    """Signed Kinesis JSON calls over one kept-alive HTTP connection per thread."""
-
-    def __init__(self, endpoint: str, key: str, secret: str):
-        from botocore.credentials import Credentials
-
-        self.endpoint = endpoint
-        self.host, port = endpoint.split("//", 1)[1].split(":")
-        self.port = int(port)
-        self.credentials = Credentials(key, secret)
-        self.local = threading.local()
-
+class KinesisWire(WireClient):
     def call(self, operation: str, body: bytes) -> dict:
-        import http.client
         import json
 
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        request = AWSRequest(method="POST", url=self.endpoint + "/", data=body,
-                             headers={"Content-Type": "application/x-amz-json-1.1",
-                                      "X-Amz-Target": f"Kinesis_20131202.{operation}"})
-        SigV4Auth(self.credentials, "kinesis", "us-east-1").add_auth(request)
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.local.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
-            connection.connect()
-            # As urllib3 (boto3) does: headers and body go out in separate writes, and Nagle's
-            # algorithm would hold the tail of the body for the server's delayed ACK.
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection.request("POST", "/", body, dict(request.headers))
-        response = connection.getresponse()
-        data = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"{operation}: HTTP {response.status} {data[:300]!r}")
+        status, data = self.request("POST", "/", body, {"Content-Type": "application/x-amz-json-1.1",
+                                                        "X-Amz-Target": f"Kinesis_20131202.{operation}"})
+        if status != 200:
+            raise RuntimeError(f"{operation}: HTTP {status} {data[:300]!r}")
         return json.loads(data)
 
 
@@ -91,7 +63,7 @@ def wire_bodies(work: list[list[dict]], name: str) -> list[bytes]:
         for batch in work]
 
 
-def wire_put_phase(wire: WireClient, bodies: list[bytes], threads: int) -> float:
+def wire_put_phase(wire: KinesisWire, bodies: list[bytes], threads: int) -> float:
     def send(body):
         assert wire.call("PutRecords", body)["FailedRecordCount"] == 0
 
@@ -103,7 +75,7 @@ def wire_put_phase(wire: WireClient, bodies: list[bytes], threads: int) -> float
     return time.perf_counter() - start
 
 
-def wire_get_phase(wire: WireClient, name: str, shards: list[str]) -> tuple[int, float]:
+def wire_get_phase(wire: KinesisWire, name: str, shards: list[str]) -> tuple[int, float]:
     import json
 
     counts = []
@@ -174,7 +146,7 @@ def get_phase(kinesis, name: str) -> tuple[int, float]:
 def run_server(label: str, endpoint: str, key: str, secret: str, work, shards: int, threads: int,
                boto3_batches: int) -> list:
     kinesis = client("kinesis", endpoint, key, secret, parameter_validation=False)
-    wire = WireClient(endpoint, key, secret)
+    wire = KinesisWire(endpoint, key, secret, "kinesis")
     kinesis.create_stream(StreamName="bench", ShardCount=shards)
     wait_active(kinesis, "bench")
     put_seconds = wire_put_phase(wire, wire_bodies(work, "bench"), threads)
