@@ -4,8 +4,8 @@ Every write (PutObject, CopyObject, CompleteMultipartUpload) ends with a short c
 section under its key's and bucket's locks: choose the file's place, one SQLite
 transaction (with its WAL fsync), the rename. Taken one request at a time, that section
 is what limits small PUTs — threads queue on the bucket's lock and hand the GIL back and
-forth inside it. Here one committer thread takes every write that is waiting, runs them
-in a single transaction (a savepoint each, so one failed condition fails only its own
+forth inside it. Here whichever request is committing takes every write that is waiting,
+runs them in a single transaction (a savepoint each, so one failed condition fails only its own
 request) and answers them all: DESIGN.md's "fsync before the answer, group commit allowed".
 """
 
@@ -37,11 +37,12 @@ class Write(Protocol):
 
 
 class _Pending:
-    __slots__ = ("write", "done", "error")
+    __slots__ = ("write", "wake", "done", "error")
 
     def __init__(self, write: Write):
         self.write = write
-        self.done = threading.Event()
+        self.wake = threading.Event()  # set once: when the write is done, or when it is to lead
+        self.done = False
         self.error: BaseException | None = None
 
 
@@ -51,44 +52,44 @@ def _conflict(a: str, b: str) -> bool:
 
 
 class GroupCommitter:
+    """Leader/follower: the first request to arrive commits groups (its own and whatever
+    queued meanwhile) until its own write is done, then hands the lead to the next one
+    waiting. No committer thread: the leader's own write costs no thread hand-off at all."""
+
     def __init__(self, store):
         self.store = store
         self._queue: collections.deque[_Pending] = collections.deque()
-        self._ready = threading.Condition()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="lakestack-s3-commit", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._leading = False
 
     def submit(self, write: Write) -> None:
         """Commit a write; returns once it is durable, or raises what failed it (even then
         `write.committed` may be true: the row landed but putting the file in place did not,
         and recovery will finish that)."""
         pending = _Pending(write)
-        with self._ready:
-            if self._stopping:
-                raise RuntimeError("the S3 store is closed")
+        with self._lock:
             self._queue.append(pending)
-            self._ready.notify()
-        pending.done.wait()
+            lead, self._leading = not self._leading, True
+        if not lead:
+            pending.wake.wait()
+        if not pending.done:  # first to arrive, or handed the lead
+            self._lead_until(pending)
         if pending.error is not None:
             raise pending.error
 
-    def close(self) -> None:
-        with self._ready:
-            self._stopping = True
-            self._ready.notify()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                while not self._queue and not self._stopping:
-                    self._ready.wait()
-                if not self._queue:
-                    return
-                group, deferred = self._take_group()
-                self._queue.extendleft(reversed(deferred))
-            self._commit(group)
+    def _lead_until(self, mine: _Pending) -> None:
+        try:
+            while not mine.done:
+                with self._lock:
+                    group, deferred = self._take_group()
+                    self._queue.extendleft(reversed(deferred))
+                self._commit(group)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].wake.set()  # not done, so it wakes up leading
+                else:
+                    self._leading = False
 
     def _take_group(self) -> tuple[list[_Pending], list[_Pending]]:
         """Everything waiting, except writes that collide with an earlier one in the group:
@@ -130,7 +131,8 @@ class GroupCommitter:
                 pending.error = pending.error or exc
         finally:
             for pending in group:
-                pending.done.set()
+                pending.done = True
+                pending.wake.set()
 
     def _transaction(self, ready: list[_Pending]) -> list[_Pending]:
         """Apply each write in its own savepoint of one transaction; the ones that held."""

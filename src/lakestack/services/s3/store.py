@@ -134,7 +134,6 @@ class S3Store:
         self._settler.start()
 
     def close(self) -> None:
-        self.committer.close()
         self._stopping.set()
         self._settler.join(timeout=5)
         self.settle_now()
