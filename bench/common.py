@@ -14,6 +14,10 @@ import urllib.request
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+# Benchmark data dirs go here rather than in /tmp: test suites delete thousands of temp dirs
+# there, and on a journal-less ext4 (this VM's) creating files next to recently deleted ones
+# is 20x slower (see file_create_us and docs/performance.md).
+DATA = Path(os.environ.get("LAKESTACK_BENCH_DATA", Path.home() / ".cache" / "lakestack-bench"))
 
 
 def free_port() -> int:
@@ -39,7 +43,9 @@ def wait_http(url: str, timeout: float = 60) -> None:
 def lakestack_server(home: str | None = None):
     """Yields (endpoint, access key id, secret, data dir, server pid)."""
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="lakestack-bench-", dir=home) as tmp:
+    if home is None:
+        DATA.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lakestack-bench-", dir=home or DATA) as tmp:
         env = dict(os.environ, LAKESTACK_ROOT_ACCESS_KEY_ID="AKIABENCHBENCHBENCH1",
                    LAKESTACK_ROOT_SECRET_ACCESS_KEY="benchbenchbenchbenchbenchbenchbenchbench")
         proc = subprocess.Popen([str(BIN / "lakestack"), "up", "--port", str(port), "--home", tmp], env=env,
@@ -66,6 +72,16 @@ def moto_server():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def file_create_us(where: Path, n: int = 300) -> float:
+    """Microseconds to create an empty file in a fresh directory under `where` (left in place:
+    deleting them would itself slow the next creations). ~20 µs on a healthy filesystem."""
+    directory = Path(tempfile.mkdtemp(prefix="create-probe-", dir=where))
+    start = time.perf_counter()
+    for i in range(n):
+        os.close(os.open(directory / str(i), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return (time.perf_counter() - start) * 1e6 / n
 
 
 def client(service: str, endpoint: str, key: str, secret: str, **config):

@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import WireClient, client, lakestack_server, moto_server, table  # noqa: E402
+from common import WireClient, client, file_create_us, lakestack_server, moto_server, table  # noqa: E402
 
 
 def timed(one, n: int, threads: int, server_pid: int) -> tuple[float, float]:
@@ -119,10 +119,11 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=2000, help="small objects per server (default 2000)")
     parser.add_argument("--large-mib", type=int, default=256, help="large object size in MiB (default 256)")
     parser.add_argument("--threads", type=int, default=8, help="client threads for small objects (default 8)")
-    parser.add_argument("--home", help="where lakestack's data dir goes (default: the system temp dir)")
+    parser.add_argument("--home", help="where lakestack's data dir goes (default: ~/.cache/lakestack-bench)")
     args = parser.parse_args()
     data = os.urandom(args.large_mib << 20)
     with lakestack_server(home=args.home) as (endpoint, key, secret, home, pid):
+        create_us = file_create_us(home)
         ls = run(endpoint, key, secret, pid, args, data)
         with tempfile.TemporaryDirectory(dir=home) as tmp:
             raw = raw_copy(data, Path(tmp))
@@ -138,6 +139,9 @@ def main() -> None:
         [f"large {mib} MiB GET MB/s", f"{ls[5]:,.0f}", f"{moto[5]:,.0f}", f"{raw:,.0f}", f"{ls[5] / raw:.2f}x raw copy"],
     ]
     print(table(rows, ["measure", "lakestack", "moto", "raw copy", "ratio"]))
+    print(f"\nCreating a file in lakestack's data dir took {create_us:.0f} µs before the run", end="")
+    print(" (normal)." if create_us < 100 else
+          " — slow: many files were deleted nearby recently, and every PUT creates one (docs/performance.md).")
 
 
 if __name__ == "__main__":
