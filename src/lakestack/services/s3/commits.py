@@ -5,8 +5,7 @@ section under its key's and bucket's locks: choose the file's place, one SQLite
 transaction (with its WAL fsync), the rename. Taken one request at a time, that section
 is what limits small PUTs — threads queue on the bucket's lock and hand the GIL back and
 forth inside it. Here whichever request is committing takes every write that is waiting,
-runs them in a single transaction (a savepoint each, so one failed condition fails only its own
-request) and answers them all: DESIGN.md's "fsync before the answer, group commit allowed".
+runs them in a single transaction (a failed condition fails only its own request) and answers them all: DESIGN.md's "fsync before the answer, group commit allowed".
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ from __future__ import annotations
 import collections
 import threading
 from typing import Protocol
+
+from lakestack.aws.errors import AwsError
 
 
 class Write(Protocol):
@@ -26,8 +27,12 @@ class Write(Protocol):
     def prepare(self) -> None:
         """Before the transaction: pick the file's place on disk."""
 
-    def apply(self, db) -> None:
-        """Inside the transaction (in its own savepoint); raising fails just this write."""
+    def check(self, db) -> None:
+        """Inside the transaction, before `write_rows`: raise to fail just this write. Must not
+        change anything (or only what its raising undoes, like a DELETE that found nothing)."""
+
+    def write_rows(self, db) -> None:
+        """Inside the transaction: the write's rows. An error here fails the whole group."""
 
     def finish(self) -> None:
         """After the commit: put the bytes in place."""
@@ -135,23 +140,22 @@ class GroupCommitter:
                 pending.wake.set()
 
     def _transaction(self, ready: list[_Pending]) -> list[_Pending]:
-        """Apply each write in its own savepoint of one transaction; the ones that held."""
+        """Check and record each write in one transaction; the writes that landed. Checks
+        change nothing, so a failed one needs no rollback (and no savepoint round trips)."""
         if not ready:
             return []
         applied = []
         try:
             with self.store.transaction() as db:
                 for pending in ready:
-                    db.execute("SAVEPOINT write")
                     try:
-                        pending.write.apply(db)
-                    except BaseException as exc:
-                        db.execute("ROLLBACK TO write")
+                        pending.write.check(db)
+                    except AwsError as exc:
                         pending.error = exc
-                    else:
-                        applied.append(pending)
-                    db.execute("RELEASE write")
-        except BaseException as exc:  # the commit itself failed: nothing landed
+                        continue
+                    pending.write.write_rows(db)
+                    applied.append(pending)
+        except BaseException as exc:  # rolled back: nothing landed
             for pending in ready:
                 pending.error = pending.error or exc
             return []

@@ -316,7 +316,8 @@ class Objects:
         group with concurrent writes, see commits.py), then the rename.
 
         `conditions_from`: params with a conditional write's If-Match / If-None-Match.
-        `in_transaction(db)`: more work that must commit atomically with the object row.
+        `in_transaction(db)`: more work that must commit atomically with the object row; it runs
+        with the write's checks, so it may raise only before it changes anything.
         """
         write = _ObjectWrite(self, record, spooled, conditions_from or {}, in_transaction)
         try:
@@ -431,20 +432,23 @@ class _ObjectWrite:
         self.final = store.abspath(record.path)
         store.make_parents(self.final)
 
-    def apply(self, db) -> None:
-        store, bucket, key = self.store, self.bucket, self.key
-        if not self.objects.buckets.exists_in(db, bucket):
+    def check(self, db) -> None:
+        bucket, key = self.bucket, self.key
+        # Under the bucket's layout lock, where CreateBucket and DeleteBucket change the cache
+        # too, the cache agrees with the table.
+        if self.objects.buckets.get(bucket) is None:
             raise errors.no_such_bucket(bucket)
         old = db.execute("SELECT path FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
+        self.old_path = old["path"] if old is not None and old["path"] != self.record.path else None
         _check_existing(self.conditions_from, key, db, bucket)
         if self.in_transaction is not None:
             self.in_transaction(db)
+
+    def write_rows(self, db) -> None:
+        store = self.store
         db.execute(_UPSERT, self.record.row_values())
         rename_id = store.add_pending(db, self.spooled.rel, self.record.path)
-        old_id = None
-        if old is not None and old["path"] != self.record.path:
-            self.old_path = old["path"]
-            old_id = store.add_pending(db, old["path"], None, bucket, key)
+        old_id = store.add_pending(db, self.old_path, None, self.bucket, self.key) if self.old_path else None
         self.pending_ids = (rename_id, old_id)
 
     def finish(self) -> None:

@@ -21,6 +21,7 @@ the renames, mkdirs and prunes that change it. Order: key locks → layout lock 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -128,6 +129,7 @@ class S3Store:
         self._unsettled: list[tuple[Path, tuple[int, ...]]] = []
         self._unsettled_lock = threading.Lock()
         self.recover()
+        self._temp_prefix, self._temp_names = uuid.uuid4().hex[:8], itertools.count()
         self.committer = GroupCommitter(self)
         self._stopping = threading.Event()
         self._settler = threading.Thread(target=self._settle_loop, name="lakestack-s3-settle", daemon=True)
@@ -147,7 +149,8 @@ class S3Store:
         return self.home / rel
 
     def new_temp(self) -> tuple[str, Path]:
-        rel = f"{TMP_DIR}/{uuid.uuid4().hex}"
+        # Unique within this process's life (recovery empties tmp/ at every start).
+        rel = f"{TMP_DIR}/{self._temp_prefix}{next(self._temp_names)}"
         return rel, self.home / rel
 
     def bucket_dir(self, bucket: str) -> Path:
