@@ -98,13 +98,16 @@ class AsgiBody(BodyReader):
 
     async def _produce(self) -> None:
         self._room = asyncio.Event()
-        piece = bytearray()
+        parts: list[bytes] = []
+        size = 0
         try:
             while self._more:
-                piece += await self._pull()
-                if len(piece) >= self.PIECE or not self._more:
-                    self._hand_over(bytes(piece))
-                    piece.clear()
+                data = await self._pull()
+                parts.append(data)
+                size += len(data)
+                if size >= self.PIECE or not self._more:
+                    self._hand_over(parts[0] if len(parts) == 1 else b"".join(parts))  # one copy at most
+                    parts, size = [], 0
                 while self._buffered >= self.PREFETCH:
                     self._room.clear()
                     await self._room.wait()

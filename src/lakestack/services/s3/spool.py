@@ -19,6 +19,9 @@ from lakestack.services.s3 import checksums, errors
 CHUNK = 1 << 20
 COPY_CHUNK = 8 << 20
 ASYNC_HASH_MIN = 64 * 1024
+# Large bodies are flushed to disk as they arrive rather than all at the end: the final
+# fdatasync of a 256 MiB PUT would otherwise wait ~0.1 s for writeback after the last byte.
+EARLY_SYNC_EVERY = 16 << 20
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
 
@@ -48,6 +51,8 @@ class _Writer:
         self.checksum = checksums.new(algorithm) if algorithm else None
         self.size = 0
         self._hashing: list[Future] = []
+        self._syncing: Future | None = None
+        self._unsynced = 0
 
     def _hash(self, data) -> None:
         if self.md5 is not None:
@@ -73,14 +78,24 @@ class _Writer:
             written = os.write(self.fd, view)
             view = view[written:]
         self.size += len(data)
+        self._unsynced += len(data)
+        if self._unsynced >= EARLY_SYNC_EVERY and (self._syncing is None or self._syncing.done()):
+            self._unsynced = 0
+            self._syncing = _hash_pool().submit(_fdatasync, self.fd)
 
     def _wait_for_hash(self) -> None:
         hashing, self._hashing = self._hashing, []
         for future in hashing:
             future.result()
 
+    def _wait_for_sync(self) -> None:
+        syncing, self._syncing = self._syncing, None
+        if syncing is not None:
+            syncing.result()
+
     def finish(self) -> Spooled:
         self._wait_for_hash()
+        self._wait_for_sync()
         _fdatasync(self.fd)
         os.close(self.fd)
         self.fd = -1
@@ -92,10 +107,11 @@ class _Writer:
         )
 
     def abort(self) -> None:
-        try:
-            self._wait_for_hash()
-        except Exception:  # the digest is being thrown away anyway
-            pass
+        for wait in (self._wait_for_hash, self._wait_for_sync):  # before the fd may close
+            try:
+                wait()
+            except Exception:  # the digest and the file are being thrown away anyway
+                pass
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
