@@ -8,8 +8,8 @@ SHA-256, one kept-alive connection per thread), then through boto3. Client and s
 this machine's two cores, and boto3 spends ~1.3 ms of CPU per call — more than a lakestack
 GET costs the server — so through boto3 the client, not the server, sets the pace; the lean
 client measures the servers. The server's CPU time per operation is printed for both.
-Large objects: one PUT and one GET of an M MiB object through boto3 (single request),
-each against a raw copy of the same bytes between two files on the same disk (read, write,
+Large objects: one PUT and one GET of an M MiB object through boto3 (single request), then
+the same through boto3's transfer manager (multipart, ranged GETs), each against a raw copy of the same bytes between two files on the same disk (read, write,
 fsync) — what any durable store must at least do.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
 import sys
 import tempfile
@@ -91,6 +92,21 @@ def large_object(s3, data: bytes) -> tuple[float, float]:
     return put, get
 
 
+def large_object_managed(s3, data: bytes) -> tuple[float, float]:
+    """The same object through boto3's transfer manager, as `aws s3 cp` moves it: multipart
+    upload and ranged GETs, 8 MiB pieces on 10 threads (its defaults)."""
+    mib = len(data) / (1 << 20)
+    start = time.perf_counter()
+    s3.upload_fileobj(io.BytesIO(data), "bench-large", "managed.bin")
+    put = mib / (time.perf_counter() - start)
+    out = io.BytesIO()
+    start = time.perf_counter()
+    s3.download_fileobj("bench-large", "managed.bin", out)
+    get = mib / (time.perf_counter() - start)
+    assert out.getbuffer().nbytes == len(data)
+    return put, get
+
+
 def raw_copy(data: bytes, where: Path) -> float:
     """MB/s of a plain file copy on the same disk: read a file, write it elsewhere, fsync."""
     src, dst = where / "src.bin", where / "dst.bin"
@@ -111,7 +127,7 @@ def run(endpoint: str, key: str, secret: str, pid: int, args, data: bytes) -> tu
     wire = small_objects_wire(WireClient(endpoint, key, secret, "s3"), args.small, args.threads, pid)
     s3 = client("s3", endpoint, key, secret)
     boto = small_objects(s3, args.small, args.threads, pid)
-    return (*wire, *boto, *large_object(s3, data))
+    return (*wire, *boto, *large_object(s3, data), *large_object_managed(s3, data))
 
 
 def main() -> None:
@@ -137,6 +153,8 @@ def main() -> None:
         ["  server CPU ms/op", f"{ls[3]:.2f}", f"{moto[3]:.2f}", "-", f"{moto[3] / ls[3]:.1f}x moto"],
         [f"large {mib} MiB PUT MB/s", f"{ls[4]:,.0f}", f"{moto[4]:,.0f}", f"{raw:,.0f}", f"{ls[4] / raw:.2f}x raw copy"],
         [f"large {mib} MiB GET MB/s", f"{ls[5]:,.0f}", f"{moto[5]:,.0f}", f"{raw:,.0f}", f"{ls[5] / raw:.2f}x raw copy"],
+        ["  transfer manager PUT MB/s", f"{ls[6]:,.0f}", f"{moto[6]:,.0f}", f"{raw:,.0f}", f"{ls[6] / raw:.2f}x raw copy"],
+        ["  transfer manager GET MB/s", f"{ls[7]:,.0f}", f"{moto[7]:,.0f}", f"{raw:,.0f}", f"{ls[7] / raw:.2f}x raw copy"],
     ]
     print(table(rows, ["measure", "lakestack", "moto", "raw copy", "ratio"]))
     print(f"\nCreating a file in lakestack's data dir took {create_us:.0f} µs before the run", end="")
