@@ -110,7 +110,10 @@ def large_object_managed(s3, data: bytes) -> tuple[float, float]:
 def raw_copy(data: bytes, where: Path) -> float:
     """MB/s of a plain file copy on the same disk: read a file, write it elsewhere, fsync."""
     src, dst = where / "src.bin", where / "dst.bin"
-    src.write_bytes(data)
+    with open(src, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())  # its writeback must not compete with the timed copy
     start = time.perf_counter()
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         while chunk := fin.read(1 << 20):
@@ -123,10 +126,13 @@ def raw_copy(data: bytes, where: Path) -> float:
     return mbps
 
 
-def run(endpoint: str, key: str, secret: str, pid: int, args, data: bytes) -> tuple:
+def run(endpoint: str, key: str, secret: str, pid: int, args, data: bytes, before_large=None) -> tuple:
     wire = small_objects_wire(WireClient(endpoint, key, secret, "s3"), args.small, args.threads, pid)
     s3 = client("s3", endpoint, key, secret)
     boto = small_objects(s3, args.small, args.threads, pid)
+    os.sync()  # the large transfers start with nothing else waiting to reach the disk
+    if before_large is not None:
+        before_large()
     return (*wire, *boto, *large_object(s3, data), *large_object_managed(s3, data))
 
 
@@ -138,11 +144,17 @@ def main() -> None:
     parser.add_argument("--home", help="where lakestack's data dir goes (default: ~/.cache/lakestack-bench)")
     args = parser.parse_args()
     data = os.urandom(args.large_mib << 20)
+    raw = 0.0
     with lakestack_server(home=args.home) as (endpoint, key, secret, home, pid):
         create_us = file_create_us(home)
-        ls = run(endpoint, key, secret, pid, args, data)
-        with tempfile.TemporaryDirectory(dir=home) as tmp:
-            raw = raw_copy(data, Path(tmp))
+
+        def measure_raw_copy() -> None:  # on the same disk, right before lakestack's large PUT
+            nonlocal raw
+            with tempfile.TemporaryDirectory(dir=home) as tmp:
+                raw = raw_copy(data, Path(tmp))
+            os.sync()
+
+        ls = run(endpoint, key, secret, pid, args, data, before_large=measure_raw_copy)
     with moto_server() as (endpoint, key, secret, pid):
         moto = run(endpoint, key, secret, pid, args, data)
     mib = args.large_mib
