@@ -1,6 +1,6 @@
 """S3 throughput: lakestack vs moto server, and large objects vs raw disk, in one run.
 
-    .venv/bin/python bench/s3.py [--small N] [--large-mib M] [--threads T]
+    .venv/bin/python bench/s3.py [--small N] [--large-mib M] [--threads T] [--home DIR]
 
 Small objects: T client threads each PUT then GET 4 KiB objects (ops/s counts both), first
 through a lean signed client (bench/common.py's WireClient: SigV4 with the payload's
@@ -9,8 +9,11 @@ this machine's two cores, and boto3 spends ~1.3 ms of CPU per call — more than
 GET costs the server — so through boto3 the client, not the server, sets the pace; the lean
 client measures the servers. The server's CPU time per operation is printed for both.
 Large objects: one PUT and one GET of an M MiB object through boto3 (single request), then
-the same through boto3's transfer manager (multipart, ranged GETs), each against a raw copy of the same bytes between two files on the same disk (read, write,
-fsync) — what any durable store must at least do.
+the same through boto3's transfer manager (multipart, ranged GETs), each against a raw copy
+of the same bytes between two files on the same disk (read, write, fsync; timed on a
+synced disk) — what any durable store must at least do.
+lakestack's data dir defaults to ~/.cache/lakestack-bench (LAKESTACK_BENCH_DATA): see
+bench/common.py on why not /tmp.
 """
 
 from __future__ import annotations

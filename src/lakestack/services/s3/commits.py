@@ -5,7 +5,8 @@ section under its key's and bucket's locks: choose the file's place, one SQLite
 transaction (with its WAL fsync), the rename. Taken one request at a time, that section
 is what limits small PUTs — threads queue on the bucket's lock and hand the GIL back and
 forth inside it. Here whichever request is committing takes every write that is waiting,
-runs them in a single transaction (a failed condition fails only its own request) and answers them all: DESIGN.md's "fsync before the answer, group commit allowed".
+runs them in a single transaction (a failed condition fails only its own request) and
+answers them all: DESIGN.md's "fsync before the answer, group commit allowed".
 """
 
 from __future__ import annotations
