@@ -169,7 +169,10 @@ class Gateway:
             problems = validate(operation.input_shape, params)
             if problems:
                 raise validation_error(protocol, validation_message(problems))
-        output = await loop.run_in_executor(self.pool, self._invoke, provider, ctx, params)
+        if provider.runs_inline(ctx, params):
+            output = self._invoke(provider, ctx, params)
+        else:
+            output = await loop.run_in_executor(self.pool, self._invoke, provider, ctx, params)
         return protocol_module(protocol).serialize_response(operation, output, ctx)
 
     def _invoke(self, provider, ctx: RequestContext, params: dict):

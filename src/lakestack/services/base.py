@@ -59,6 +59,12 @@ class Provider:
     def implements(cls, operation: str) -> bool:
         return callable(getattr(cls, xform_name(operation), None))
 
+    def runs_inline(self, ctx: RequestContext, params: dict) -> bool:
+        """True when this call may run on the event loop thread itself rather than a worker:
+        only calls that finish in well under a millisecond and never wait on the network.
+        Handing such a call to a worker costs more in GIL hand-offs than the call does."""
+        return False
+
     def authorization(self, ctx: RequestContext, params: dict) -> list[tuple[str, str]]:
         """(IAM action, resource ARN) pairs the caller must be allowed for this call."""
         spec = self.ACTIONS.get(ctx.operation)

@@ -198,6 +198,9 @@ class Notifications:
 
     # -- events -----------------------------------------------------------------------------
 
+    def has_targets(self, bucket_name: str) -> bool:
+        return bucket_name in self._targets
+
     def object_created(self, ctx, bucket_name: str, key: str, size: int, etag: str, how: str) -> None:
         """After a durable write: how is "Put", "Copy" or "CompleteMultipartUpload"."""
         if bucket_name in self._targets:

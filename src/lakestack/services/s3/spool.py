@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,6 +24,21 @@ ASYNC_HASH_MIN = 64 * 1024
 # fdatasync of a 256 MiB PUT would otherwise wait ~0.1 s for writeback after the last byte.
 EARLY_SYNC_EVERY = 16 << 20
 _fdatasync = getattr(os, "fdatasync", os.fsync)
+SMALL_FILE = 64 * 1024
+
+
+class SyncLatency:
+    """A moving average of how long the fsync of a small file takes: whether this disk is
+    quick enough for small writes to wait for it on the event loop (see S3Provider)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.seconds += (seconds - self.seconds) * 0.2  # races lose a sample at worst
+
+
+small_file_sync = SyncLatency()
 
 
 @cache
@@ -96,7 +112,10 @@ class _Writer:
     def finish(self) -> Spooled:
         self._wait_for_hash()
         self._wait_for_sync()
+        started = time.perf_counter()
         _fdatasync(self.fd)
+        if self.size <= SMALL_FILE:
+            small_file_sync.add(time.perf_counter() - started)
         os.close(self.fd)
         self.fd = -1
         return Spooled(
