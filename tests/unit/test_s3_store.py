@@ -302,3 +302,21 @@ def test_large_body_is_synced_as_it_arrives(s3, monkeypatch):
     assert record.etag == f'"{hashlib.md5(data).hexdigest()}"'
     assert read(objects, "big") == data
     assert len(syncs) >= 2  # at least one early sync, and the final one
+
+
+def test_joined_parts_are_synced_as_they_are_copied(tmp_path, monkeypatch):
+    """CompleteMultipartUpload's kernel copy of the parts also flushes as it goes."""
+    from lakestack.services.s3 import spool
+
+    syncs = []
+    real_sync = spool._fdatasync
+    monkeypatch.setattr(spool, "_fdatasync", lambda fd: syncs.append(fd) or real_sync(fd))
+    monkeypatch.setattr(spool, "EARLY_SYNC_EVERY", 1 << 20)
+    parts = []
+    for n in range(4):
+        parts.append(tmp_path / f"part{n}")
+        parts[-1].write_bytes(os.urandom(1 << 20))
+    joined = spool.concatenate(parts, ("joined", tmp_path / "joined"), None)
+    assert (tmp_path / "joined").read_bytes() == b"".join(p.read_bytes() for p in parts)
+    assert joined.size == 4 << 20
+    assert len(syncs) >= 2  # at least one while copying, and the final one

@@ -93,8 +93,12 @@ class _Writer:
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
-        self.size += len(data)
-        self._unsynced += len(data)
+        self.wrote(len(data))
+
+    def wrote(self, count: int) -> None:
+        """`count` more bytes are in the file (written here, or copied in by the kernel)."""
+        self.size += count
+        self._unsynced += count
         if self._unsynced >= EARLY_SYNC_EVERY and (self._syncing is None or self._syncing.done()):
             self._unsynced = 0
             self._syncing = _hash_pool().submit(_fdatasync, self.fd)
@@ -174,12 +178,12 @@ def copy_range(source, offset: int, length: int, temp: tuple[str, Path], md5: bo
         if not md5 and algorithm is None and hasattr(os, "copy_file_range"):
             try:
                 while remaining > 0:
-                    copied = os.copy_file_range(src_fd, writer.fd, min(remaining, 1 << 30), position)
+                    copied = os.copy_file_range(src_fd, writer.fd, min(remaining, EARLY_SYNC_EVERY), position)
                     if copied == 0:
                         break
                     position += copied
                     remaining -= copied
-                    writer.size += copied
+                    writer.wrote(copied)
             except OSError:
                 pass  # e.g. across filesystems on old kernels: fall back to read/write
         while remaining > 0:
@@ -224,9 +228,9 @@ def _kernel_copy(src_fd: int, writer: _Writer, size: int) -> None:
             if copied == 0:
                 break
             position += copied
+            writer.wrote(copied)
     except OSError:
         pass
-    writer.size += position
     while position < size:
         chunk = os.pread(src_fd, min(COPY_CHUNK, size - position), position)
         if not chunk:
