@@ -1,6 +1,7 @@
 """The object store without a server: lake layout, overwrite/delete bookkeeping, and crash
 recovery from every point of the write and delete sequences (simulated by failing a step)."""
 
+import hashlib
 import os
 import random
 import threading
@@ -10,6 +11,7 @@ import pytest
 
 from lakestack.aws.errors import AwsError
 from lakestack.aws.request import BytesBody
+from lakestack.services.s3 import spool
 from lakestack.services.s3.buckets import Buckets
 from lakestack.services.s3.keys import hashed_relpath
 from lakestack.services.s3.objects import Objects
@@ -285,18 +287,20 @@ def test_racing_create_only_writes_of_one_key(s3):
     assert os.listdir(store.home / "tmp") == []
 
 
-def test_large_body_is_synced_as_it_arrives(s3, monkeypatch):
+@pytest.fixture
+def syncs(monkeypatch) -> list:
+    """The fds spool fdatasyncs, with early syncs every 1 MiB instead of every 16."""
+    done = []
+    real_sync = spool._fdatasync
+    monkeypatch.setattr(spool, "_fdatasync", lambda fd: done.append(fd) or real_sync(fd))
+    monkeypatch.setattr(spool, "EARLY_SYNC_EVERY", 1 << 20)
+    return done
+
+
+def test_large_body_is_synced_as_it_arrives(s3, syncs):
     """A body bigger than EARLY_SYNC_EVERY is flushed in the background while it streams, and
     still lands byte-exact with the right ETag after the final fsync."""
-    import hashlib
-
-    from lakestack.services.s3 import spool
-
     store, objects = s3
-    syncs = []
-    real_sync = spool._fdatasync
-    monkeypatch.setattr(spool, "_fdatasync", lambda fd: syncs.append(fd) or real_sync(fd))
-    monkeypatch.setattr(spool, "EARLY_SYNC_EVERY", 1 << 20)
     data = os.urandom(5 << 20)
     record = put(objects, "big", data)
     assert record.etag == f'"{hashlib.md5(data).hexdigest()}"'
@@ -304,14 +308,8 @@ def test_large_body_is_synced_as_it_arrives(s3, monkeypatch):
     assert len(syncs) >= 2  # at least one early sync, and the final one
 
 
-def test_joined_parts_are_synced_as_they_are_copied(tmp_path, monkeypatch):
+def test_joined_parts_are_synced_as_they_are_copied(tmp_path, syncs):
     """CompleteMultipartUpload's kernel copy of the parts also flushes as it goes."""
-    from lakestack.services.s3 import spool
-
-    syncs = []
-    real_sync = spool._fdatasync
-    monkeypatch.setattr(spool, "_fdatasync", lambda fd: syncs.append(fd) or real_sync(fd))
-    monkeypatch.setattr(spool, "EARLY_SYNC_EVERY", 1 << 20)
     parts = []
     for n in range(4):
         parts.append(tmp_path / f"part{n}")

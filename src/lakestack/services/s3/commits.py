@@ -12,6 +12,7 @@ answers them all: DESIGN.md's "fsync before the answer, group commit allowed".
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
 from typing import Protocol
 
@@ -106,7 +107,7 @@ class GroupCommitter:
             pending = self._queue.popleft()
             write = pending.write
             clash = any(other.write.bucket == write.bucket and _conflict(other.write.key, write.key)
-                        for other in group + deferred)
+                        for other in itertools.chain(group, deferred))
             (deferred if clash else group).append(pending)
         return group, deferred
 
