@@ -1,25 +1,31 @@
 # make demo  — start lakestack, run the demo scenario, stop
 # make test  — the whole test suite (unit, integration, e2e)
-# Each target creates .venv and installs lakestack with its dev extras when needed.
+# Each target creates .venv and installs exactly the lock (requirements/*.lock) when needed.
+# make lock        — re-resolve the locks to the newest releases pyproject.toml allows
+# make test-latest — the suite in a throwaway venv on the newest releases (run before `make lock`)
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
+LATEST := .venv-latest
+# One resolution for every platform, hashes for every file: a fresh machine installs exactly this.
+COMPILE = $(BIN)/uv pip compile -q --universal --python-version 3.11 --generate-hashes \
+          pyproject.toml requirements/tools.in
 
-.PHONY: install demo test unit integration bench lint docs clean
+.PHONY: install demo test test-latest lock unit integration bench lint docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -U pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements/dev.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+$(BENCH_STAMP): $(STAMP) requirements/bench.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements/bench.lock
 	touch $(BENCH_STAMP)
 
 demo: $(STAMP)
@@ -27,6 +33,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+test-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q -U pip
+	$(LATEST)/bin/python -m pip install -q -U -e '.[dev]'
+	$(LATEST)/bin/python -m pip list --format=freeze > $(LATEST)/versions.txt
+	$(LATEST)/bin/python -m pytest -q -p no:cacheprovider tests
+
+lock: $(STAMP)
+	$(COMPILE) --upgrade --extra dev -o requirements/dev.lock
+	$(COMPILE) --upgrade --extra dev --extra bench -o requirements/bench.lock
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
@@ -48,4 +66,4 @@ docs: $(STAMP)
 	$(BIN)/python -m lakestack.coverage > docs/coverage.md
 
 clean:
-	rm -rf $(VENV) .lakestack
+	rm -rf $(VENV) $(LATEST) .lakestack
