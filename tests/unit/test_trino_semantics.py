@@ -8,7 +8,8 @@ import pytest
 
 from lakestack.engines.sql.engine import SqlEngine
 from lakestack.engines.sql.errors import QueryError, from_duckdb
-from lakestack.engines.sql.translate import Translator, parse
+from lakestack.engines.sql.parsing import parse
+from lakestack.engines.sql.translate import Translator
 
 _spec = importlib.util.spec_from_file_location("trino_cases", Path(__file__).resolve().parents[1] / "data" / "trino_cases.py")
 trino_cases = importlib.util.module_from_spec(_spec)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from lakestack.engines.sql import translate
+from lakestack.engines.sql.function_rewrites import register
 
 _GEOGRAPHY = "trino_spherical_geography"
 
@@ -81,8 +81,8 @@ _RENAMES = {
 MACROS.append("CREATE OR REPLACE MACRO trino_geometry_identity(g) AS g")
 
 for _name, _target in _RENAMES.items():
-    translate.register(_name, _rename(_target))
-translate.register("st_distance", _distance)
-translate.register("st_area", _area)
-translate.register("st_length", _length)
-translate.register("convex_hull_agg", lambda node, args: _fn("ST_ConvexHull", _fn("ST_Union_Agg", *args)))
+    register(_name, _rename(_target))
+register("st_distance", _distance)
+register("st_area", _area)
+register("st_length", _length)
+register("convex_hull_agg", lambda node, args: _fn("ST_ConvexHull", _fn("ST_Union_Agg", *args)))

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from lakestack.aws.errors import AwsError
 from lakestack.engines.sql.errors import DDL_ERROR, QueryError
-from lakestack.engines.sql.translate import parse
+from lakestack.engines.sql.parsing import parse
 from lakestack.engines.sql.types import duckdb_to_hive, hive_to_trino, trino_type_name
 from lakestack.services.athena.catalog import table_input_from
 from lakestack.services.athena.lake import as_folder

@@ -488,7 +488,7 @@ class AthenaProvider(Provider):
 
     @staticmethod
     def _check_preparable(sql: str) -> None:
-        from lakestack.engines.sql.translate import parse
+        from lakestack.engines.sql.parsing import parse
 
         try:
             parse(sql)

@@ -18,7 +18,9 @@ from sqlglot import exp
 
 from lakestack.engines.sql.engine import Session, SqlEngine
 from lakestack.engines.sql.errors import QueryError, from_duckdb
-from lakestack.engines.sql.translate import READ, TableRef, Translation, Translator, parse
+from lakestack.engines.sql.parsing import READ, parse
+from lakestack.engines.sql.table_references import TableRef
+from lakestack.engines.sql.translate import Translation, Translator
 from lakestack.engines.sql.types import ColumnInfo
 from lakestack.services.athena.catalog import GlueCatalog
 from lakestack.services.athena.lake import Lake

@@ -12,7 +12,7 @@ import re
 from sqlglot import exp
 
 from lakestack.engines.sql.errors import QueryError
-from lakestack.engines.sql.translate import parse
+from lakestack.engines.sql.parsing import parse
 from lakestack.services.athena import ddl, writes
 from lakestack.services.athena.queries import ALTER_PARTITION, Outcome, Query, first_word, strip_comments
 

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from lakestack.aws.errors import AwsError
 from lakestack.engines.sql.errors import DDL_ERROR, QueryError
-from lakestack.engines.sql.translate import parse
+from lakestack.engines.sql.parsing import parse
 from lakestack.engines.sql.types import duckdb_to_hive, quote_ident, storage_sql
 from lakestack.services.athena.ddl import FORMATS, partition_input
 from lakestack.services.athena.lake import as_folder
