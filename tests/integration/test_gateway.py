@@ -121,7 +121,7 @@ def _sigv4(stack, service):
 def test_json_bodies_of_the_wrong_shape_get_a_400(lakestack_stack, service, target, body):
     from lakestack.aws.specs import service_model
 
-    version = service_model(service).metadata["jsonVersion"]
+    version = service_model(service, "json").metadata["jsonVersion"]
     resp = requests.post(lakestack_stack.endpoint_url, data=body, auth=_sigv4(lakestack_stack, service),
                          headers={"X-Amz-Target": target, "Content-Type": f"application/x-amz-json-{version}"})
     assert resp.status_code == 400, resp.text

@@ -42,6 +42,8 @@ class RequestContext:
     principal: Principal | None
     stack: Stack
     http: HttpRequest | None = None
+    # The wire protocol the request came in (a service may speak several); "" for in-process calls.
+    protocol: str = ""
     # A provider may set these to shape the HTTP answer beyond what the model binds
     # (e.g. S3's 206 for a Range GET).
     response_status: int | None = None

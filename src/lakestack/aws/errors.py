@@ -24,11 +24,13 @@ class AwsError(Exception):
         return f"AwsError({self.code!r}, {self.message!r}, status={self.status})"
 
 
-def not_implemented(service: str, operation: str) -> AwsError:
+def not_implemented(service: str, operation: str, served: bool = True) -> AwsError:
     # AWS has no such error; this names what is missing instead of faking success.
+    message = (f"{service}.{operation} is not implemented yet" if served
+               else f"lakestack does not serve {service} yet ({service}.{operation} was called)")
     return AwsError(
         "NotImplementedError",
-        f"{service}.{operation} is not implemented yet",
+        message,
         status=501,
         sender_fault=False,
     )

@@ -22,7 +22,13 @@ from lakestack.aws.context import RequestContext
 from lakestack.aws.errors import AwsError, internal_error, not_implemented, validation_error
 from lakestack.aws.protocols import Response, protocol_module
 from lakestack.aws.request import AsgiBody, BytesBody, HttpRequest
-from lakestack.aws.routing import ServiceIndex, operation_for, s3_virtual_host_bucket
+from lakestack.aws.routing import (
+    ServiceIndex,
+    choose_protocol,
+    operation_for,
+    request_protocol,
+    s3_virtual_host_bucket,
+)
 from lakestack.aws.specs import service_model
 from lakestack.aws.validation import message as validation_message
 from lakestack.aws.validation import validate
@@ -96,35 +102,50 @@ class Gateway:
 
     async def handle(self, http: HttpRequest, loop) -> Response:
         request_id = self._request_id()
-        service = None
+        service, protocol = None, None
         try:
             info = sigv4.parse_auth(http)
-            service = self.index.service_for(info.service, http)
+            shape = request_protocol(http)
+            service = self.index.service_for(info.service, http, shape)
             if info.service is None and service == "s3":
                 action = await self._unsigned_query_action(http)
                 service = self.index.by_query_action.get(action, service) if action else service
             if service is None:
+                service = self.index.known_service_for(info.service, http, shape)
+                if service is not None:
+                    protocol = choose_protocol(service, shape)
+                    raise await self._not_served(service, protocol, http)
                 raise AwsError("UnrecognizedClientException", "The security token included in the request is invalid.",
                                status=403) if info.service else AwsError(
                     "MissingAuthenticationToken", "Request is missing Authentication Token", status=403)
-            return await self._dispatch(http, info, service, request_id, loop)
+            protocol = choose_protocol(service, shape)
+            return await self._dispatch(http, info, service, protocol, request_id, loop)
         except AwsError as error:
-            return self._error(service or "s3", error, request_id)
+            return self._error(service or "s3", protocol, error, request_id)
         except Exception:
             log.exception("internal error in %s %s", http.method, http.raw_path)
-            return self._error(service or "s3", internal_error(), request_id)
+            return self._error(service or "s3", protocol, internal_error(), request_id)
 
-    def _error(self, service: str, error: AwsError, request_id: str) -> Response:
-        model = service_model(service)
+    def _error(self, service: str, protocol: str | None, error: AwsError, request_id: str) -> Response:
+        model = service_model(service, protocol)
         if error.status is None:
             error.status = 400
         response = protocol_module(model.protocol).serialize_error(model, error, request_id)
         response.headers.extend(error.headers.items())
         return response
 
-    async def _dispatch(self, http: HttpRequest, info, service: str, request_id: str, loop) -> Response:
-        model = service_model(service)
-        protocol = model.protocol
+    async def _not_served(self, service: str, protocol: str, http: HttpRequest) -> AwsError:
+        """A service botocore knows but lakestack does not serve yet: say so, in its protocol."""
+        body = await self._read_body(http) if protocol == "query" else b""
+        try:
+            operation, _ = operation_for(service, http, http.raw_path.split("?", 1)[0], body, protocol)
+        except Exception:  # routing an unserved service is best effort: the answer is the same
+            operation = None
+        return not_implemented(service, operation or "*", served=False)
+
+    async def _dispatch(self, http: HttpRequest, info, service: str, protocol: str, request_id: str,
+                        loop) -> Response:
+        model = service_model(service, protocol)
         path = http.raw_path.split("?", 1)[0]
         if service == "s3":
             bucket = s3_virtual_host_bucket(http.host)
@@ -133,7 +154,7 @@ class Gateway:
         body: bytes | None = None
         if protocol == "query":
             body = http.body.read() if isinstance(http.body, BytesBody) else await self._read_body(http)
-        operation_name, path_params = operation_for(service, http, path, body)
+        operation_name, path_params = operation_for(service, http, path, body, protocol)
         if operation_name is None or operation_name not in model.operation_names:
             raise _unknown_operation(protocol, operation_name, http)
         operation = model.operation_model(operation_name)
@@ -158,7 +179,7 @@ class Gateway:
         region = info.region or self.stack.settings.region
         provider = self.stack.providers[service]
         ctx = RequestContext(request_id=request_id, service=service, operation=operation_name, region=region,
-                             principal=principal, stack=self.stack, http=http)
+                             principal=principal, stack=self.stack, http=http, protocol=protocol)
         if reader is not None:
             ctx.extra["body_reader"] = reader
         if not provider.implements(operation_name):
@@ -243,7 +264,7 @@ def _condition_context(ctx: RequestContext) -> dict:
 def _access_denied(ctx: RequestContext, action: str, resource: str, explicit: bool) -> AwsError:
     if ctx.service == "s3":
         return AwsError("AccessDenied", "Access Denied", status=403)
-    protocol = service_model(ctx.service).protocol
+    protocol = ctx.protocol or service_model(ctx.service).protocol
     code = "AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException"
     # https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
     reason = ("with an explicit deny in an identity-based policy" if explicit
@@ -262,6 +283,9 @@ def _unknown_operation(protocol: str, name: str | None, http: HttpRequest) -> Aw
         return AwsError("InvalidAction", f"The action {name} is not valid for this web service.", status=400)
     if protocol == "json":
         return AwsError("UnknownOperationException", "", status=400)
+    if protocol == "smithy-rpc-v2-cbor":
+        # The operation is named by the path: a path naming none is a 404, as in the REST protocols.
+        return AwsError("UnknownOperationException", f"No operation {name or ''} on this service", status=404)
     if protocol == "rest-xml":
         return AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.",
                         status=405, Method=http.method, ResourceType="OBJECT")

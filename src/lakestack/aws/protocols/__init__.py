@@ -3,6 +3,7 @@ botocore's OperationModel. Services never see the wire."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +22,11 @@ class Response:
         self.headers.append((name, value))
 
 
-def protocol_module(protocol: str):
-    from lakestack.aws.protocols import json as json_protocol
-    from lakestack.aws.protocols import query, rest
+# EC2's own protocol is the query protocol with another error document (query.serialize_error).
+_MODULES = {"query": "query", "ec2": "query", "json": "json", "rest-json": "rest", "rest-xml": "rest",
+            "smithy-rpc-v2-cbor": "cbor"}
 
-    return {"query": query, "json": json_protocol, "rest-json": rest, "rest-xml": rest}[protocol]
+
+def protocol_module(protocol: str):
+    """The parser/serializer module of a botocore protocol name."""
+    return importlib.import_module(f"lakestack.aws.protocols.{_MODULES[protocol]}")

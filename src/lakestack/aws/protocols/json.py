@@ -41,6 +41,8 @@ def decode(shape, value):
     if value is None:
         return None
     t = shape.type_name
+    if shape.metadata.get("document"):
+        return value  # a document is free-form JSON (botocore types it as a flagged structure)
     try:
         if t == "structure":
             if not isinstance(value, dict):
@@ -94,6 +96,8 @@ def encode(shape, value, timestamp_format: str = "unixTimestamp"):
     if value is None:
         return None
     t = shape.type_name
+    if shape.metadata.get("document"):
+        return value
     if t == "structure":
         out = {}
         for name, member in shape.members.items():

@@ -103,6 +103,12 @@ def serialize_response(operation, output: dict, ctx) -> Response:
 
 
 def serialize_error(service_model, error: AwsError, request_id: str) -> Response:
+    if service_model.protocol == "ec2":
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html#api-error-response
+        body = (f"<Response><Errors><Error><Code>{escape(error.code)}</Code>"
+                f"<Message>{escape(error.message)}</Message></Error></Errors>"
+                f"<RequestID>{request_id}</RequestID></Response>")
+        return Response(error.status, [("Content-Type", "text/xml")], body.encode())
     kind = "Sender" if error.sender_fault else "Receiver"
     body = (
         f'<ErrorResponse xmlns="{service_model.metadata.get("xmlNamespace", "")}">'
