@@ -32,11 +32,14 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 def _json_model(model_dir, service: str, target_prefix: str, json_version: str) -> None:
     """Write `service`'s current model with the `json` protocol in its metadata (REST bindings
     dropped, as in the JSON-era model) where botocore's loader will find it first."""
+    _variant_model(model_dir, service, "json", jsonVersion=json_version, targetPrefix=target_prefix)
+
+
+def _variant_model(model_dir, service: str, protocol: str, **metadata) -> None:
     loader = botocore.session.get_session().get_component("data_loader")
     version = loader.determine_latest_version(service, "service-2")
     model = copy.deepcopy(loader.load_service_model(service, "service-2"))
-    model["metadata"].update(protocol="json", protocols=["json"], jsonVersion=json_version,
-                             targetPrefix=target_prefix)
+    model["metadata"].update(protocol=protocol, protocols=[protocol], **metadata)
     for shape in model["shapes"].values():
         shape.pop("payload", None)
         for member in shape.get("members", {}).values():
@@ -54,7 +57,7 @@ def client_speaking(stack, service: str, protocol: str, model_dir=None, config=N
         session.get_component("data_loader").search_paths.insert(0, str(model_dir))
     client = boto3.Session(botocore_session=session).client(
         service, endpoint_url=stack.endpoint_url, region_name="us-east-1", config=config, **stack.credentials)
-    assert client.meta.service_model.protocol == protocol
+    assert client.meta.service_model.resolved_protocol == protocol
     sent = []
     client.meta.events.register("before-send", lambda request, **_: sent.append(dict(request.headers)))
     client.sent_headers = sent
@@ -220,9 +223,10 @@ def test_services_not_served_yet_say_so_in_their_protocol(lakestack_stack, servi
 
 
 def test_cloudwatch_in_each_protocol_it_spoke_is_answered_in_that_protocol(lakestack_stack, tmp_path):
-    _json_model(tmp_path, "cloudwatch", "GraniteServiceVersion20100801", "1.0")
-    for client in (lakestack_stack.client("cloudwatch", config=NO_RETRY),
-                   client_speaking(lakestack_stack, "cloudwatch", "json", tmp_path)):
+    # boto3 picks JSON 1.0 among CloudWatch's protocols; the other SDKs pick CBOR.
+    _variant_model(tmp_path, "cloudwatch", "smithy-rpc-v2-cbor")
+    for client in (client_speaking(lakestack_stack, "cloudwatch", "json"),
+                   client_speaking(lakestack_stack, "cloudwatch", "smithy-rpc-v2-cbor", tmp_path)):
         error = error_of(client.put_metric_data, Namespace="n", MetricData=[{"MetricName": "m", "Value": 1.0}])
         assert error["ResponseMetadata"]["HTTPStatusCode"] == 501
         assert error["Error"]["Code"] == "NotImplementedError"
