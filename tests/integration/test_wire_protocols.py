@@ -176,6 +176,14 @@ def test_athena_answers_rest_json_and_json_identically(athena_clients):
     assert [step[0] for step in json_11] == [step[0] for step in rest_json]
     for a, b in zip(rest_json, json_11, strict=True):
         assert a == b
+    # Every implemented operation was called (a new one must join the scenario).
+    from botocore import xform_name
+
+    from lakestack.aws.specs import service_model
+    from lakestack.services.athena.provider import AthenaProvider
+
+    implemented = {xform_name(op) for op in service_model("athena").operation_names if AthenaProvider.implements(op)}
+    assert implemented == {step[0] for step in rest_json}
     errors = [step for step in rest_json if step[1] == "error"]
     assert [e[2] for e in errors] == ["InvalidRequestException", "InvalidRequestException",
                                       "InvalidRequestException", "MetadataException"]
