@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from lakestack.server import bind, build, uvicorn_server
+from lakestack.server import Server
 from lakestack.settings import Settings
 
 
@@ -29,6 +29,7 @@ class LocalStack:
         self.stack = None
         self._server = None
         self._thread = None
+        self._ca_bundle: str | None = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -39,30 +40,28 @@ class LocalStack:
     def start(self) -> LocalStack:
         if self._home is None:
             self._home = Path(tempfile.mkdtemp(prefix="lakestack-"))
-        sock = bind("127.0.0.1", self._port)
-        port = sock.getsockname()[1]
-        self.settings = Settings.from_env(home=self._home, host="127.0.0.1", port=port, region=self._region,
+        self.settings = Settings.from_env(home=self._home, host="127.0.0.1", port=self._port, region=self._region,
                                           **self._settings_overrides)
-        self.stack, gateway = build(self.settings)
-        self._server = uvicorn_server(gateway, self.settings)
-        self._server.config.install_signal_handlers = False  # not the main thread
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="lakestack-server", daemon=True)
+        # Claims the home (a second server on it refuses), binds, builds the stack.
+        self._server = Server(self.settings)
+        self.stack = self._server.stack
+        self._ca_bundle = str(self._server.ca_bundle) if self._server.ca_bundle else None
+        self._thread = threading.Thread(target=self._server.run, name="lakestack-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 30
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self._server.close()
                 raise RuntimeError("lakestack server did not start")
             time.sleep(0.01)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+            self._server.stop()
+            self._thread.join(timeout=15)
+            self._server.close()
             self._server = None
-        if self.stack is not None:
-            self.stack.close()
             self.stack = None
         if self._own_home and self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
@@ -73,7 +72,19 @@ class LocalStack:
 
     @property
     def endpoint_url(self) -> str:
+        """http://127.0.0.1:<port>"""
         return self.settings.endpoint_url
+
+    @property
+    def https_endpoint_url(self) -> str:
+        """https://127.0.0.1:<port>: the same port over TLS; trust `ca_bundle` (boto3:
+        `verify=stack.ca_bundle`, or AWS_CA_BUNDLE)."""
+        return self.settings.https_endpoint_url
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The local CA certificate (PEM) that signed the endpoint's certificate."""
+        return self._ca_bundle
 
     @property
     def credentials(self) -> dict:

@@ -31,6 +31,9 @@ class Settings:
     nats_url: str = "nats://127.0.0.1:4222"
     # AWS's per-shard Kinesis throughput limits; turn off for bulk loads.
     kinesis_enforce_limits: bool = True
+    # Bring your own TLS certificate (PEM files) instead of one from the home's local CA.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -50,6 +53,10 @@ class Settings:
             values["nats_url"] = env["LAKESTACK_NATS_URL"]
         if env.get("LAKESTACK_KINESIS_ENFORCE_LIMITS"):
             values["kinesis_enforce_limits"] = env["LAKESTACK_KINESIS_ENFORCE_LIMITS"].lower() not in ("0", "false", "no")
+        if env.get("LAKESTACK_TLS_CERT"):
+            values["tls_cert"] = Path(env["LAKESTACK_TLS_CERT"])
+        if env.get("LAKESTACK_TLS_KEY"):
+            values["tls_key"] = Path(env["LAKESTACK_TLS_KEY"])
         values["root_access_key_id"] = env.get("LAKESTACK_ROOT_ACCESS_KEY_ID")
         values["root_secret_access_key"] = env.get("LAKESTACK_ROOT_SECRET_ACCESS_KEY")
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -59,8 +66,17 @@ class Settings:
 
     @property
     def endpoint_url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{self._address}"
+
+    @property
+    def https_endpoint_url(self) -> str:
+        """The same port over TLS (the certificate names localhost, 127.0.0.1 and ::1)."""
+        return f"https://{self._address}"
+
+    @property
+    def _address(self) -> str:
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
     @property
     def state_dir(self) -> Path:

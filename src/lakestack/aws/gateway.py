@@ -69,13 +69,16 @@ class Gateway:
             body=AsgiBody(receive, loop),
             client_host=(scope.get("client") or ("", 0))[0],
         )
+        if scope.get("scheme") == "https":
+            http.secure = True  # aws:SecureTransport (see _condition_context)
         if http.raw_path.startswith("/_lakestack/"):
             await _send(send, self._internal(http), loop, self.pool)
             return
         response = await self.handle(http, loop)
-        if isinstance(http.body, AsgiBody) and http.body.unread:
+        if isinstance(http.body, AsgiBody) and http.body.unread and scope.get("http_version", "1.1") != "2":
             # Answered before the body was read (an error): the rest of it must not be
-            # mistaken for the next request on this connection.
+            # mistaken for the next request on this connection. (HTTP/1.x only: HTTP/2 has
+            # no such header; there the endpoint drops the rest of the stream — runtime/endpoint.py.)
             response.headers.append(("Connection", "close"))
         if http.method == "HEAD" and not isinstance(response.body, bytes | bytearray):
             close = getattr(response.body, "close", None)
@@ -247,7 +250,8 @@ def _condition_context(ctx: RequestContext) -> dict:
         "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "aws:EpochTime": str(int(now.timestamp())),
         "aws:RequestedRegion": ctx.region,
-        "aws:SecureTransport": "false",
+        # The request came over TLS (the ASGI scope's scheme, set on ctx.http by __call__).
+        "aws:SecureTransport": "true" if getattr(ctx.http, "secure", False) else "false",
     }
     if ctx.principal is not None:
         context["aws:PrincipalArn"] = ctx.principal.source_arn or ctx.principal.arn
