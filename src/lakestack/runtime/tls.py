@@ -30,10 +30,11 @@ CA_YEARS = 10
 # than 398; a leaf is renewed when under RENEW_DAYS remain.
 LEAF_DAYS = 397
 RENEW_DAYS = 30
-# What the endpoint's certificate names: loopback by name and address, and any name under
-# localhost (S3 virtual-hosted buckets: <bucket>.s3.localhost — OpenSSL matches a wildcard only
-# with two labels after it, hence both patterns).
-LOCAL_NAMES = ("localhost", "*.localhost", "*.s3.localhost", "127.0.0.1", "::1")
+# What the endpoint's certificate names: loopback by name and address, and names under
+# localhost: S3 at s3.localhost with virtual-hosted buckets at <bucket>.s3.localhost. OpenSSL
+# (Python, the AWS CLI, curl) matches a wildcard only with two labels after it, so `*.localhost`
+# serves the clients that accept it and `*.s3.localhost` everyone.
+LOCAL_NAMES = ("localhost", "*.localhost", "s3.localhost", "*.s3.localhost", "127.0.0.1", "::1")
 
 
 def tls_dir(home: Path) -> Path:
