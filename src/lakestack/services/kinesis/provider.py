@@ -41,6 +41,12 @@ SHARD_LIMIT = 500  # open shards per account and region (AWS: 500 in the largest
 MAX_TAGS = 50
 MIN_RETENTION, MAX_RETENTION = 24, 8760
 NEXT_TOKEN_SECONDS = 300
+# A small PutRecord runs on the event loop thread (Provider.runs_inline) while the embedded
+# log's small appends (write + fdatasync) average under this: a worker thread's GIL
+# hand-offs cost ~0.1 ms of CPU per call. A slower disk would hold every other connection
+# up for as long, so then they go back to worker threads (as S3's small objects do).
+INLINE_APPEND_SECONDS = 0.001
+INLINE_RECORD_BYTES = 64 * 1024
 ALL_METRICS = ["IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords", "WriteProvisionedThroughputExceeded",
                "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds"]
 _STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:([^:]+):(\d{12}):stream/([a-zA-Z0-9_.-]+)$")
@@ -78,6 +84,7 @@ class KinesisProvider(Provider):
         self.engine = open_stream_log(settings)
         self.throughput = Throughput(self.clock, settings.kinesis_enforce_limits)
         self.records = Records(self.engine, self.clock, self.throughput)
+        self._inline_puts = settings.stream_engine == "embedded"  # JetStream waits on the network
         self.iterators = Iterators(self.catalog.secret("shard-iterator-key", lambda: os.urandom(32)))
         self.subscriptions = Subscriptions(self.records, self.clock)
         self.retention = Retention(self)
@@ -89,6 +96,11 @@ class KinesisProvider(Provider):
         self.retention.stop()
         self.engine.close()
         self.store.close()
+
+    def runs_inline(self, ctx, params) -> bool:
+        return (ctx.operation == "PutRecord" and self._inline_puts
+                and self.records.small_append_seconds <= INLINE_APPEND_SECONDS
+                and len(params.get("Data") or b"") <= INLINE_RECORD_BYTES)
 
     # -- IAM -------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from dataclasses import dataclass, field
 
 from lakestack.aws.errors import AwsError
@@ -17,6 +18,7 @@ from lakestack.services.kinesis.throughput import Throughput
 MAX_GET_RECORDS = 10_000
 MAX_GET_BYTES = 10 << 20
 MAX_PUT_RECORDS_BYTES = 10 << 20
+SMALL_APPEND_BYTES = 64 * 1024  # appends up to this size feed `small_append_seconds`
 READABLE = ("ACTIVE", "UPDATING")
 
 
@@ -62,6 +64,8 @@ class Records:
         self.clock = clock
         self.throughput = throughput
         self.arrivals = Arrivals()
+        # Moving average of how long a small append takes to be durable (see KinesisProvider.runs_inline).
+        self.small_append_seconds = 0.0
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -122,12 +126,16 @@ class Records:
     def _append(self, batches):
         if not batches:
             return {}
+        started = time.perf_counter()
         try:
-            return self.engine.append(batches, self.clock.now_ms())
+            appended = self.engine.append(batches, self.clock.now_ms())
         except ValueError as exc:  # the engine cannot hold a record this large
             raise errors.invalid_argument(str(exc)) from None
         except OSError as exc:
             raise errors.engine_failure(f"the stream log could not write: {exc}") from exc
+        if sum(len(data) for records in batches.values() for _, data in records) <= SMALL_APPEND_BYTES:
+            self.small_append_seconds += (time.perf_counter() - started - self.small_append_seconds) * 0.2
+        return appended
 
     # -- positions -----------------------------------------------------------------------------
 
