@@ -43,6 +43,15 @@ class ServerProcess:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def https_endpoint_url(self) -> str:
+        """The same port over TLS, trusted through `ca_bundle`."""
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ca_bundle(self) -> str:
+        return str(self.home / "tls" / "ca.pem")
+
     def start(self) -> ServerProcess:
         self.proc = subprocess.Popen([str(BIN / "lakestack"), "up", "--port", str(self.port), "--home",
                                       str(self.home)], env=self.env, stdout=subprocess.DEVNULL,

@@ -288,3 +288,54 @@ def test_subscribe_to_shard_over_http2(stack, h2):
         put_live.join()
     assert event_types[0] == "initial-response"
     assert received == [b"before", b"live-0", b"live-1", b"live-2"]
+
+
+# --- stopping ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/2"])
+def test_stopping_ends_event_streams_cleanly(server_process, version):
+    """SIGTERM while a SubscribeToShard stream is open (over TLS): the stream ends as a
+    subscription ends (not a broken connection), and the server exits 0."""
+    server = server_process()
+    kinesis = server.client("kinesis")
+    kinesis.create_stream(StreamName="stopping", ShardCount=1)
+    wait_active(kinesis, "stopping")
+    arn = kinesis.describe_stream_summary(StreamName="stopping")["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+    while kinesis.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        time.sleep(0.05)
+    credentials = Credentials(server.key_id, server.secret)
+    request = AWSRequest(method="POST", url=server.https_endpoint_url + "/", data=json.dumps({
+        "ConsumerARN": consumer, "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}}).encode(),
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Kinesis_20131202.SubscribeToShard"})
+    SigV4Auth(credentials, "kinesis", "us-east-1").add_auth(request)
+    http = httpx.Client(http1=version == "HTTP/1.1", http2=version == "HTTP/2", timeout=60,
+                        verify=ssl.create_default_context(cafile=server.ca_bundle))
+    subscribed, outcome = threading.Event(), []
+
+    def subscribe():
+        try:
+            with http.stream("POST", request.url, content=request.body, headers=dict(request.headers)) as response:
+                outcome.append(response.http_version)
+                frames = EventStreamBuffer()
+                for chunk in response.iter_raw():
+                    frames.add_data(chunk)
+                    for message in frames:
+                        outcome.append(message.headers[":event-type"])
+                        subscribed.set()
+            outcome.append("ended")
+        except httpx.HTTPError as exc:
+            outcome.append(repr(exc))
+        finally:
+            subscribed.set()
+
+    reader = threading.Thread(target=subscribe)
+    reader.start()
+    assert subscribed.wait(30)
+    server.stop()  # SIGTERM, then wait for the exit
+    reader.join(30)
+    http.close()
+    assert server.proc.returncode == 0, server.proc.stderr.read().decode()
+    assert outcome[:2] == [version, "initial-response"]
+    assert outcome[-1] == "ended"

@@ -85,7 +85,9 @@ class Gateway:
             if close is not None:
                 close()
             response.body = b""
-        await _send(send, response, loop, self.pool, receive)
+        # Set when the server begins to stop (runtime/endpoint.py): event streams end then.
+        stopping = (scope.get("state") or {}).get("lakestack.stopping")
+        await _send(send, response, loop, self.pool, receive, stopping)
 
     async def _lifespan(self, receive, send):
         while True:
@@ -312,7 +314,7 @@ async def _wait_disconnect(receive) -> None:
         pass
 
 
-async def _send(send, response: Response, loop, pool, receive=None) -> None:
+async def _send(send, response: Response, loop, pool, receive=None, stopping: asyncio.Event | None = None) -> None:
     body = response.body
     headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers]
     has_length = any(k.lower() == "content-length" for k, _ in response.headers)
@@ -335,7 +337,7 @@ async def _send(send, response: Response, loop, pool, receive=None) -> None:
             gone = asyncio.ensure_future(_wait_disconnect(receive)) if (
                 response.watch_disconnect and receive is not None) else None
             try:
-                while gone is None or not gone.done():
+                while (gone is None or not gone.done()) and not (stopping is not None and stopping.is_set()):
                     chunk = await loop.run_in_executor(pool, next, iterator, None)
                     if chunk is None:
                         break

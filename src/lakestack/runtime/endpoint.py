@@ -48,6 +48,8 @@ HANDSHAKE_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 0.25
 ACCEPT_BATCH = 64
 _WAIT, _PARTIAL = "wait", "partial"
+# scope["state"] key of the asyncio.Event set when the server begins to stop.
+STOPPING = "lakestack.stopping"
 
 
 class Endpoint(uvicorn.Server):
@@ -77,9 +79,19 @@ class Endpoint(uvicorn.Server):
             sys.exit(STARTUP_FAILURE)
         loop = asyncio.get_running_loop()
         self._loop = loop
+        # Set when the server starts to stop: long-lived answers (event streams) end early
+        # rather than hold the shutdown for its full grace period. Each request's scope["state"]
+        # is a shallow copy of this dict, so they all see the one Event.
+        self.lifespan.state[STOPPING] = asyncio.Event()
         self._http2 = _Http2(self.config, self.server_state, self.lifespan.state)
         self.servers = [_Listener(sock, self, loop) for sock in sockets]
         self.started = True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        stopping = self.lifespan.state.get(STOPPING)
+        if stopping is not None:
+            stopping.set()
+        await super().shutdown(sockets=sockets)
 
     def http1_protocol(self) -> asyncio.Protocol:
         # As uvicorn.Server.startup's create_protocol.
@@ -96,7 +108,7 @@ class _Http2:
     def __init__(self, config: uvicorn.Config, server_state, app_state: dict):
         self.server_state = server_state
         self.app_state = app_state
-        self.app = ASGIWrapper(_DrainRequestBody(config.loaded_app))
+        self.app = ASGIWrapper(_Http2App(config.loaded_app, self))
         self.config = HypercornConfig()
         self.config.keep_alive_timeout = config.timeout_keep_alive
         self.config.include_server_header = False
@@ -105,15 +117,17 @@ class _Http2:
         self.config.keep_alive_max_requests = sys.maxsize
         self.config.accesslog = None
         self.config.errorlog = logging.getLogger("lakestack.endpoint.http2")
-        # Set once on shutdown: idle connections close, new streams are refused.
+        # `terminated` is set on shutdown: idle connections close, new streams are refused.
         self.context = WorkerContext(None)
+        self.in_flight = 0
+        self._terminating: asyncio.Future | None = None
 
     def protocol(self) -> asyncio.Protocol:
         return asyncio.StreamReaderProtocol(asyncio.StreamReader(), self._serve)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        entry = _Http2Connection(self.context)
+        entry = _Http2Connection(self)
         self.server_state.connections.add(entry)
         self.server_state.tasks.add(task)
         try:
@@ -125,9 +139,24 @@ class _Http2:
             self.server_state.connections.discard(entry)
             self.server_state.tasks.discard(task)
 
+    def terminate(self) -> None:
+        if self._terminating is None:
+            self._terminating = asyncio.ensure_future(self._terminate_when_idle())
 
-class _DrainRequestBody:
-    """HTTP/2: a response ends only after the request body has, the rest of which is dropped.
+    async def _terminate_when_idle(self) -> None:
+        # Streams in flight finish first (event streams end as the server stops). Hypercorn
+        # closes a terminated connection the moment its last stream is done, which can be
+        # before that stream's final frame (END_STREAM) is written: so terminate only once no
+        # request is in flight, and a moment later.
+        while self.in_flight:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)
+        await self.context.terminated.set()
+
+
+class _Http2App:
+    """The app as HTTP/2 serves it: requests in flight are counted (for a clean shutdown), and
+    a response ends only after the request body has, the rest of which is dropped.
 
     An app may answer before reading the whole body (an error, say). On HTTP/1.1 the gateway
     then closes the connection; on HTTP/2 only the stream should end. But Hypercorn 0.18
@@ -136,8 +165,9 @@ class _DrainRequestBody:
     client has sent its last byte (the response itself has gone out already).
     """
 
-    def __init__(self, app):
+    def __init__(self, app, http2: _Http2):
         self.app = app
+        self.http2 = http2
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -160,19 +190,22 @@ class _DrainRequestBody:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app(scope, tracked_receive, send_end_after_request)
+        self.http2.in_flight += 1
+        try:
+            await self.app(scope, tracked_receive, send_end_after_request)
+        finally:
+            self.http2.in_flight -= 1
 
 
 class _Http2Connection:
     """What uvicorn's shutdown sees of an HTTP/2 connection: `shutdown()` asks Hypercorn to
-    finish (idle connections close at once; streams in flight may finish)."""
+    finish, once the requests in flight are done."""
 
-    def __init__(self, context: WorkerContext):
-        self.context = context
+    def __init__(self, http2: _Http2):
+        self.http2 = http2
 
     def shutdown(self) -> None:
-        if not self.context.terminated.is_set():
-            asyncio.ensure_future(self.context.terminated.set())
+        self.http2.terminate()
 
 
 class _Negotiated(asyncio.Protocol):
