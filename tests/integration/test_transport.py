@@ -232,6 +232,18 @@ def test_http2_s3_streams_bodies_both_ways(stack, h2):
     assert got.headers["etag"] == put.headers["etag"]
 
 
+def test_h2c_preface_in_pieces(stack):
+    """The connection preface may arrive split across packets: still HTTP/2."""
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    empty_settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    with socket.create_connection(("127.0.0.1", stack.settings.port), timeout=10) as raw:
+        raw.sendall(preface[:5])
+        time.sleep(0.05)
+        raw.sendall(preface[5:] + empty_settings)
+        frame = raw.recv(9)
+    assert len(frame) == 9 and frame[3] == 0x04  # the server's SETTINGS frame
+
+
 def test_http2_an_early_answer_leaves_the_connection_usable(stack, h2):
     """A request refused before its body is read (bad signature) ends its stream, not the
     connection: the next request on the same connection is answered."""
