@@ -599,3 +599,34 @@ def test_condition_values_may_be_scalars_of_any_json_type():
 def test_unknown_condition_qualifier_is_rejected():
     document = {"Version": "2012-10-17", "Statement": [allow(Condition={"ForSome:StringEquals": {"a:b": "c"}})]}
     assert malformed(document) == "Syntax errors in policy."
+
+
+# --- deciding without the request context -------------------------------------------------
+
+
+def test_a_policy_uses_the_context_only_with_conditions_or_resource_variables():
+    assert not policy(allow(), allow("s3:*", "arn:aws:s3:::bucket/*")).uses_context
+    assert policy(allow(Condition={"Bool": {"aws:SecureTransport": "true"}})).uses_context
+    assert policy(allow("s3:*", "arn:aws:s3:::home/${aws:username}/*")).uses_context
+    assert policy({"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::home/${aws:username}/*"}).uses_context
+    # Version 2008-10-17 has no policy variables: "${...}" there is literal text.
+    assert not policy(allow("s3:*", "arn:aws:s3:::home/${aws:username}/*"), version="2008-10-17").uses_context
+
+
+def test_static_resource_patterns_match_without_a_context():
+    p = policy(allow("s3:GetObject", "arn:aws:s3:::bucket/*"), deny("s3:GetObject", "arn:aws:s3:::bucket/secret*"))
+    assert not p.uses_context
+    assert evaluate([p], Request("s3:GetObject", "arn:aws:s3:::bucket/key")) == ALLOW
+    assert evaluate([p], Request("s3:GetObject", "arn:aws:s3:::bucket/secret.txt")) == DENY
+    assert evaluate([p], Request("s3:GetObject", "arn:aws:s3:::other/key")) == IMPLICIT_DENY
+    # A wildcard in the first five ARN segments stays inside its segment.
+    q = policy(allow("s3:GetObject", "arn:aws:s3:*:*:bucket/*"))
+    assert evaluate([q], Request("s3:GetObject", "arn:aws:s3:us-east-1:123:bucket/k")) == ALLOW
+    assert evaluate([q], Request("s3:GetObject", "arn:aws:s3:a:b:c:bucket/k")) == IMPLICIT_DENY
+
+
+def test_a_lowered_context_is_used_as_given():
+    p = policy(allow(Condition={"StringEquals": {"aws:RequestedRegion": "us-east-1"}}))
+    context = {"aws:requestedregion": "us-east-1"}
+    assert evaluate([p], Request("s3:GetObject", "*", context, lowered=True)) == ALLOW
+    assert evaluate([p], Request("s3:GetObject", "*", {"AWS:RequestedRegion": "eu-west-1"})) == IMPLICIT_DENY

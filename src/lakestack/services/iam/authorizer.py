@@ -51,6 +51,9 @@ class Permissions:
     context: dict[str, Any] = field(default_factory=dict)  # the principal's condition keys
     unrestricted: bool = False  # root
     session_token_only: bool = False  # GetSessionToken credentials
+    # Whether any policy has a Condition or a policy variable in a resource; if none does,
+    # requests are decided without building their condition context.
+    uses_context: bool = True
 
 
 NO_PERMISSIONS = Permissions()
@@ -73,8 +76,17 @@ class Authorizer:
             return IMPLICIT_DENY
         if permissions.unrestricted:
             return ALLOW
-        request = Request(action, resource, self._request_context(permissions, context))
+        if permissions.uses_context:
+            request = Request(action, resource, self._request_context(permissions, context), lowered=True)
+        else:
+            request = Request(action, resource)
         return decide(request, permissions.identity, permissions.limits)
+
+    def uses_context(self, principal: Principal) -> bool:
+        """Whether this principal's requests need their condition context at all (a caller
+        may skip building it when not: `decide` then reads only the requested region)."""
+        permissions = self.permissions(principal)
+        return permissions.uses_context and not permissions.unrestricted
 
     def request_context(self, principal: Principal, context: dict | None = None) -> dict[str, Any]:
         """The condition keys of a request by this principal (lower-cased), for other
@@ -121,7 +133,9 @@ class Authorizer:
                 documents += self._documents("group", group.group_id)
             context.update({"aws:principalarn": user.arn, "aws:principaltype": "User", "aws:username": user.name})
             _add_tags(context, user.tags)
-            return Permissions(identity=_compile(documents), context=context, session_token_only=session_token_only)
+            identity = _compile(documents)
+            return Permissions(identity=identity, context=context, session_token_only=session_token_only,
+                               uses_context=_uses_context(identity))
         if principal.kind == "assumed-role":
             role = self.store.roles.by_id(principal.user_id.split(":", 1)[0])
             if role is None or role.account_id != principal.account_id:
@@ -134,8 +148,9 @@ class Authorizer:
             session = self.store.sessions.get(principal.access_key_id) if principal.access_key_id else None
             if session is not None:
                 _add_tags(context, session.tags)  # session tags win over the role's
-            return Permissions(identity=_compile(self._documents("role", role.role_id)), limits=limits,
-                               context=context)
+            identity = _compile(self._documents("role", role.role_id))
+            return Permissions(identity=identity, limits=limits, context=context,
+                               uses_context=_uses_context(identity, *limits))
         return NO_PERMISSIONS
 
     def _documents(self, entity_type: str, entity_id: str) -> list[tuple[str, str]]:
@@ -171,6 +186,10 @@ def _allowed_with_session_token(action: str) -> bool:
 def _add_tags(context: dict, tags: list[dict]) -> None:
     for tag in tags:
         context[f"aws:principaltag/{tag['Key'].lower()}"] = tag.get("Value", "")
+
+
+def _uses_context(*layers: tuple[Policy, ...]) -> bool:
+    return any(policy.uses_context for layer in layers for policy in layer)
 
 
 def _compile(documents: list[tuple[str, Any]]) -> tuple[Policy, ...]:

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from lakestack.services.iam.store import IamStore
 
 
+_MISSING = object()
+
+
 class GenerationCache:
     def __init__(self, store: IamStore, max_entries: int = 10_000):
         self._store = store
@@ -30,6 +33,12 @@ class GenerationCache:
         moment later is found on the next call.
         """
         generation = self._store.generation  # before loading: a write after this wins
+        if self._generation == generation:
+            # The common case, without the lock: entries are only ever added for the current
+            # generation, and a new generation empties the dict before it is recorded.
+            value = self._data.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
         with self._lock:
             if self._generation != generation:
                 self._data.clear()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -35,9 +35,19 @@ class Template:
     source: str
     parts: tuple[Part, ...]
 
-    @property
+    @cached_property
     def has_variables(self) -> bool:
         return any(p[0] == "var" for p in self.parts)
+
+    @cached_property
+    def static(self) -> bool:
+        """No variables: the same pattern for every request."""
+        return not self.has_variables
+
+    @cached_property
+    def arn_matcher(self) -> re.Pattern:
+        """The ARN pattern of a template without variables, compiled once."""
+        return compile_parts(self.parts, True)
 
     def resolve(self, context: Mapping[str, Any]) -> tuple[Part, ...] | None:
         """The parts with variables replaced by literal text, or None if one has no value."""

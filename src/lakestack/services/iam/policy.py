@@ -147,10 +147,14 @@ class Request:
     __slots__ = ("action", "resource", "context", "caller")
 
     def __init__(self, action: str, resource: str = "*", context: Mapping[str, Any] | None = None,
-                 caller: Caller | None = None):
+                 caller: Caller | None = None, *, lowered: bool = False):
+        """lowered=True: the context's keys are lower-case already (it is used as given)."""
         self.action = action.lower()
         self.resource = resource
-        self.context = {k.lower(): v for k, v in (context or {}).items()}
+        if lowered and context is not None:
+            self.context = context
+        else:
+            self.context = {k.lower(): v for k, v in (context or {}).items()} if context else {}
         self.caller = caller
 
 
@@ -192,6 +196,11 @@ class Statement:
     not_principal: PrincipalSpec | None = None
     conditions: tuple[Condition, ...] = ()
 
+    @property
+    def uses_context(self) -> bool:
+        return bool(self.conditions) or any(
+            not t.static for t in (*(self.resources or ()), *(self.not_resources or ())))
+
     def applies(self, request: Request) -> bool:
         if self.actions is not None and not self.actions.match(request.action):
             return False
@@ -214,7 +223,7 @@ def _any_resource(patterns: tuple[Template, ...], request: Request) -> bool:
     for pattern in patterns:
         if pattern.source == "*":
             return True
-        matcher = pattern.matcher(request.context, arn=True)
+        matcher = pattern.arn_matcher if pattern.static else pattern.matcher(request.context, arn=True)
         if matcher is not None and matcher.fullmatch(request.resource):
             return True
     return False
@@ -226,6 +235,12 @@ class Policy:
     version: str = "2008-10-17"
     id: str = ""
     document: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether a decision can depend on the request context (a Condition, or a policy
+        variable in a resource); if not, action and resource alone decide."""
+        return any(s.uses_context for s in self.statements)
 
 
 # --- evaluation --------------------------------------------------------------------------
