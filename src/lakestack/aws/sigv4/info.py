@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -53,6 +54,7 @@ class AuthInfo:
     problem: tuple[str, str] | None = None
 
 
+@lru_cache(maxsize=64)  # one value per second of requests
 def _parse_amz_date(text: str) -> datetime:
     return datetime(*map(int, _AMZ_DATE(text).groups()), tzinfo=UTC)
 

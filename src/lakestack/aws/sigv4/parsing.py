@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 from lakestack.aws.request import HttpRequest
 from lakestack.aws.sigv4.info import _AMZ_DATE, ALGORITHM, UNSIGNED_PAYLOAD, AuthInfo, _basic
@@ -31,14 +32,17 @@ def parse_auth(http: HttpRequest) -> AuthInfo:
 
 def _parse_v4_header(http: HttpRequest, authorization: str) -> AuthInfo:
     headers = http.headers
-    params = {}
-    for part in authorization[len(ALGORITHM) + 1 :].split(","):
-        name, sep, value = part.strip().partition("=")
-        if sep:
-            params[name] = value.strip()
+    # Every SDK puts the signature last; what precedes it repeats from request to request,
+    # so its parse is cached and only the signature is read each time.
+    head, sep, signature = authorization.rpartition(", Signature=")
+    if sep and "," not in signature:
+        params = dict(_v4_params(head[len(ALGORITHM) + 1 :]))
+        params["Signature"] = signature.strip()
+    else:
+        params = dict(_v4_params(authorization[len(ALGORITHM) + 1 :]))
     info = AuthInfo(None, None, None, "header-v4", headers.get("x-amz-content-sha256"),
                     signature=params.get("Signature"),
-                    signed_headers=_signed_header_list(params.get("SignedHeaders", "")),
+                    signed_headers=list(_signed_header_names(params.get("SignedHeaders", ""))),
                     security_token=headers.get("x-amz-security-token"))
     missing = [name for name in ("Credential", "SignedHeaders", "Signature") if name not in params]
     if missing:
@@ -104,22 +108,45 @@ def _parse_v2_query(http: HttpRequest) -> AuthInfo:
     return info
 
 
+@lru_cache(maxsize=1024)
+def _v4_params(text: str) -> tuple[tuple[str, str], ...]:
+    """The `name=value` pairs of an Authorization header after the algorithm."""
+    params = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            params[name] = value.strip()
+    return tuple(params.items())
+
+
 def _signed_header_list(value: str) -> list[str]:
-    return [name.strip().lower() for name in value.split(";") if name.strip()]
+    return list(_signed_header_names(value))
+
+
+@lru_cache(maxsize=1024)
+def _signed_header_names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip().lower() for name in value.split(";") if name.strip())
 
 
 def _read_scope(info: AuthInfo, credential: str | None, kind: str) -> None:
     if credential is None:
         return
-    parts = credential.split("/")
-    info.access_key_id = parts[0] or None
-    if len(parts) == 5:
-        info.region, info.service = parts[2] or None, parts[3] or None
-    if len(parts) != 5 or not parts[1].isdigit() or len(parts[1]) != 8 or parts[4] != "aws4_request":
+    info.access_key_id, info.region, info.service, info.scope = _scope(credential)
+    if info.scope is None:
         info.problem = info.problem or (kind, 'the Credential is mal-formed; expecting '
                                         '"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".')
-        return
-    info.scope = "/".join(parts[1:])
+
+
+@lru_cache(maxsize=1024)
+def _scope(credential: str) -> tuple[str | None, str | None, str | None, str | None]:
+    """(access key id, region, service, scope or None when malformed) of a Credential."""
+    parts = credential.split("/")
+    region = service = None
+    if len(parts) == 5:
+        region, service = parts[2] or None, parts[3] or None
+    if len(parts) != 5 or not parts[1].isdigit() or len(parts[1]) != 8 or parts[4] != "aws4_request":
+        return parts[0] or None, region, service, None
+    return parts[0] or None, region, service, "/".join(parts[1:])
 
 
 def _read_date(info: AuthInfo, amz_date: str | None, kind: str) -> None:

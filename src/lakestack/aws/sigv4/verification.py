@@ -214,8 +214,9 @@ def _check_credential(info: AuthInfo, credential: Credential | None, check: _Che
 
 
 def _signature_ok(key: bytes, to_sign: str, provided: str | None) -> bool:
-    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), (provided or "").encode())
+    expected = hmac.digest(key, to_sign.encode(), "sha256").hex()  # one-shot: OpenSSL's HMAC in C
+    provided = provided or ""
+    return provided.isascii() and hmac.compare_digest(expected, provided)
 
 
 def _reencoded_s3_path_ok(http: HttpRequest, info: AuthInfo, key: bytes, payload_hash: str) -> bool:
