@@ -1,6 +1,6 @@
 """S3 throughput: lakestack vs moto server, and large objects vs raw disk, in one run.
 
-    .venv/bin/python bench/s3.py [--small N] [--large-mib M] [--threads T] [--home DIR]
+    .venv/bin/python bench/s3.py [--small N] [--large-mib M] [--threads T] [--home DIR] [--https]
 
 Small objects: T client threads each PUT then GET 4 KiB objects (ops/s counts both), first
 through a lean signed client (bench/common.py's WireClient: SigV4 with the payload's
@@ -14,6 +14,10 @@ of the same bytes between two files on the same disk (read, write, fsync; timed 
 synced disk) — what any durable store must at least do.
 lakestack's data dir defaults to ~/.cache/lakestack-bench (LAKESTACK_BENCH_DATA): see
 bench/common.py on why not /tmp.
+--https: then the large put_object over HTTP and over HTTPS on the same server and port,
+alternating, with the client's and the server's CPU seconds for each. Over HTTP boto3 signs
+the body's SHA-256 (a pass over it before sending); over HTTPS it streams the body unsigned
+(aws-chunked) with a trailing CRC32, and TLS encrypts it.
 """
 
 from __future__ import annotations
@@ -95,6 +99,35 @@ def large_object(s3, data: bytes) -> tuple[float, float]:
     return put, get
 
 
+def large_put_costs(s3, data: bytes, bucket: str, server_pid: int) -> tuple[float, float, float]:
+    """One put_object of `data`: (MB/s, client CPU s, server CPU s)."""
+    server = psutil.Process(server_pid)
+    client_before, server_before = time.process_time(), sum(server.cpu_times()[:2])
+    start = time.perf_counter()
+    s3.put_object(Bucket=bucket, Key="big.bin", Body=data)
+    elapsed = time.perf_counter() - start
+    return (len(data) / (1 << 20) / elapsed, time.process_time() - client_before,
+            sum(server.cpu_times()[:2]) - server_before)
+
+
+def http_vs_https(endpoint: str, key: str, secret: str, pid: int, home: Path, data: bytes, rounds: int = 3) -> list:
+    """The large put_object over HTTP and HTTPS (same server, same port), alternating."""
+    import boto3
+
+    options = dict(region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
+    plain = boto3.session.Session().client("s3", endpoint_url=endpoint, **options)
+    secure = boto3.session.Session().client("s3", endpoint_url=endpoint.replace("http://", "https://"),
+                                            verify=str(home / "tls" / "ca.pem"), **options)
+    plain.create_bucket(Bucket="bench-transport")
+    rows = []
+    for _ in range(rounds):
+        for name, s3 in (("HTTP", plain), ("HTTPS", secure)):
+            os.sync()
+            mbps, client_cpu, server_cpu = large_put_costs(s3, data, "bench-transport", pid)
+            rows.append([name, f"{mbps:,.0f}", f"{client_cpu:.2f}", f"{server_cpu:.2f}"])
+    return rows
+
+
 def large_object_managed(s3, data: bytes) -> tuple[float, float]:
     """The same object through boto3's transfer manager, as `aws s3 cp` moves it: multipart
     upload and ranged GETs, 8 MiB pieces on 10 threads (its defaults)."""
@@ -145,7 +178,10 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=256, help="large object size in MiB (default 256)")
     parser.add_argument("--threads", type=int, default=8, help="client threads for small objects (default 8)")
     parser.add_argument("--home", help="where lakestack's data dir goes (default: ~/.cache/lakestack-bench)")
+    parser.add_argument("--https", action="store_true",
+                        help="also the large put_object over HTTP vs HTTPS, with client and server CPU")
     args = parser.parse_args()
+    transport_rows = []
     data = os.urandom(args.large_mib << 20)
     raw = 0.0
     with lakestack_server(home=args.home) as (endpoint, key, secret, home, pid):
@@ -158,6 +194,8 @@ def main() -> None:
             os.sync()
 
         ls = run(endpoint, key, secret, pid, args, data, before_large=measure_raw_copy)
+        if args.https:
+            transport_rows = http_vs_https(endpoint, key, secret, pid, home, data)
     with moto_server() as (endpoint, key, secret, pid):
         moto = run(endpoint, key, secret, pid, args, data)
     mib = args.large_mib
@@ -172,6 +210,9 @@ def main() -> None:
         ["  transfer manager GET MB/s", f"{ls[7]:,.0f}", f"{moto[7]:,.0f}", f"{raw:,.0f}", f"{ls[7] / raw:.2f}x raw copy"],
     ]
     print(table(rows, ["measure", "lakestack", "moto", "raw copy", "ratio"]))
+    if transport_rows:
+        print(f"\n{mib} MiB put_object, the same lakestack over HTTP and HTTPS, alternating:")
+        print(table(transport_rows, ["transport", "MB/s", "client CPU s", "server CPU s"]))
     print(f"\nCreating a file in lakestack's data dir took {create_us:.0f} µs before the run", end="")
     print(" (normal)." if create_us < 100 else
           " — slow: many files were deleted nearby recently, and every PUT creates one (docs/performance.md).")
