@@ -6,9 +6,13 @@ Each accepted connection is peeked at (MSG_PEEK: nothing is consumed) before any
     "PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n"    → HTTP/2 with prior knowledge (h2c)
     anything else                       → HTTP/1.1
 
-HTTP/1.1 goes to uvicorn's httptools protocol (a C parser: the least CPU per request, which is
-what boto3 and the AWS CLI speak), HTTP/2 to Hypercorn's. Both serve the same ASGI app;
-uvicorn.Server runs the lifespan, the signals and the graceful shutdown for both.
+HTTP/1.1 goes to uvicorn's httptools protocol (a C parser: the least CPU per request, and what
+boto3 and the AWS CLI speak), HTTP/2 to Hypercorn's. Both serve the same ASGI app;
+uvicorn.Server runs the lifespan, the signals and the graceful shutdown for both. Server CPU
+per small request through boto3 (2026-12-07, 2,000 calls): uvicorn+httptools STS 0.37-0.41 ms,
+4 KiB GET 0.46-0.55 ms; Hypercorn's HTTP/1.1 (h11) 0.70 and 1.15-1.2 ms; Hypercorn's HTTP/2
+(httpx client) 1.2-1.4 ms for either. This module adds nothing per request on HTTP/1.1 (A/B:
+STS 0.41 vs 0.41, GET 0.55 vs 0.52 ms), only a peek per connection.
 
 Library internals are used here and only here (locked: uvicorn 0.55.0, Hypercorn 0.18.0):
 - uvicorn: `Server.startup` is overridden to listen with this module's accept loop instead of
@@ -16,7 +20,10 @@ Library internals are used here and only here (locked: uvicorn 0.55.0, Hypercorn
   `create_protocol` builds it; each HTTP/2 connection is entered in `ServerState.connections`
   and `.tasks`, so uvicorn's shutdown asks it to finish and waits for it as for its own.
 - Hypercorn: `TCPServer` (one connection), `WorkerContext` and `ASGIWrapper` — what
-  `hypercorn.asyncio.serve` runs for each connection it accepts.
+  `hypercorn.asyncio.serve` runs for each connection it accepts. Three of its behaviours are
+  worked around (see _Http2 and _Http2App): it drops the whole connection on DATA for a
+  stream already answered, closes a terminated connection before its last stream's final
+  frame is out, and ends connections after 1000 requests.
 """
 
 from __future__ import annotations
@@ -350,10 +357,12 @@ class _Listener:
         for conn in list(self._waiting):
             self._forget(conn)
             conn.close()
+        for task in self._starting:  # TLS handshakes still under way
+            task.cancel()
 
     async def wait_closed(self) -> None:
         if self._starting:
-            await asyncio.wait(list(self._starting), timeout=HANDSHAKE_TIMEOUT)
+            await asyncio.wait(list(self._starting), timeout=1.0)
 
 
 class _Pending:
