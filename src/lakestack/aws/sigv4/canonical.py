@@ -18,8 +18,11 @@ def canonical_request(http: HttpRequest, signed_headers: list[str], payload_hash
         path = canonical_uri(http.raw_path, s3=s3)
     query = canonical_query(http.query_string, drop="X-Amz-Signature" if presigned else None)
     headers = http.headers
-    # Trimall: values trimmed and inner whitespace runs collapsed to one space.
-    lines = [f"{name}:{' '.join(headers.get(name, '').split())}" for name in signed_headers]
+    # Trimall: values trimmed and inner whitespace runs collapsed to one space. HTTP/2 clients
+    # (the AWS SDK for JavaScript v3's NodeHttp2Handler) sign the `:authority` pseudo-header
+    # instead of `host`; an HTTP/2 server hands its value over as `host` (RFC 9113 §8.3.1).
+    lines = [f"{name}:{' '.join(headers.get('host' if name == ':authority' else name, '').split())}"
+             for name in signed_headers]
     return "\n".join([http.method.upper(), path, query, *lines, "", ";".join(signed_headers), payload_hash])
 
 
