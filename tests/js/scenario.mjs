@@ -175,6 +175,10 @@ const groups = {
         }
         if (pushed.length >= data.length) break;
       }
+      if (pushed.length < data.length) {
+        throw new Error(`the event stream ended after ${events.length} events carrying ${pushed.length} of `
+          + `${data.length} records`);
+      }
     });
     abort.abort();
     return {
