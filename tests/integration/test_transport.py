@@ -302,6 +302,61 @@ def test_subscribe_to_shard_over_http2(stack, h2):
     assert received == [b"before", b"live-0", b"live-1", b"live-2"]
 
 
+def test_subscribe_to_shard_survives_the_clients_goaway(stack):
+    """A client's GOAWAY(NO_ERROR) means "no new streams from me"; open streams carry on. The
+    AWS SDK for JavaScript v3 sends one on an event stream's own connection right after the
+    response starts, and the events must keep coming (h2c, a raw HTTP/2 client)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    kinesis = client(stack, "kinesis", stack.endpoint_url)
+    kinesis.create_stream(StreamName="h2-goaway", ShardCount=1)
+    wait_active(kinesis, "h2-goaway")
+    arn = kinesis.describe_stream_summary(StreamName="h2-goaway")["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="js-like")["Consumer"]["ConsumerARN"]
+    while kinesis.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        time.sleep(0.02)
+    authority = f"127.0.0.1:{stack.settings.port}"
+    url, body, headers = signed(stack, "POST", f"http://{authority}/", json.dumps({
+        "ConsumerARN": consumer, "ShardId": "shardId-000000000000",
+        "StartingPosition": {"Type": "LATEST"}}).encode(), service="kinesis", headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Kinesis_20131202.SubscribeToShard"})
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    request_headers = [(":method", "POST"), (":path", "/"), (":scheme", "http"), (":authority", authority)]
+    request_headers += [(k.lower(), v) for k, v in headers.items() if k.lower() != "host"]
+    connection.send_headers(1, request_headers)
+    connection.send_data(1, body, end_stream=True)
+    frames, events, received, status = EventStreamBuffer(), [], [], None
+    with socket.create_connection(("127.0.0.1", stack.settings.port), timeout=30) as raw:
+        raw.sendall(connection.data_to_send())
+        while len(received) < 2:
+            data = raw.recv(65536)
+            assert data, f"the server closed the connection after {events}"
+            for event in connection.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    status = dict(event.headers)[b":status"]
+                    # GOAWAY(NO_ERROR, last stream 0), as the JS SDK sends it; written by hand
+                    # because the h2 library would then refuse the events itself.
+                    raw.sendall(b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" + bytes(8))
+                    kinesis.put_records(StreamName="h2-goaway", Records=[
+                        {"Data": b"after-goaway-%d" % i, "PartitionKey": "p"} for i in range(2)])
+                elif isinstance(event, h2.events.DataReceived):
+                    connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                    frames.add_data(event.data)
+                    for message in frames:
+                        events.append(message.headers[":event-type"])
+                        if events[-1] == "SubscribeToShardEvent":
+                            records = json.loads(message.payload)["Records"]
+                            received += [base64.b64decode(r["Data"]) for r in records]
+                elif isinstance(event, h2.events.StreamEnded | h2.events.StreamReset):
+                    raise AssertionError(f"the stream ended early: {event}, after {events}")
+            raw.sendall(connection.data_to_send())
+    assert status == b"200"
+    assert received == [b"after-goaway-0", b"after-goaway-1"]
+
+
 # --- stopping ------------------------------------------------------------------------------------
 
 

@@ -20,10 +20,11 @@ Library internals are used here and only here (locked: uvicorn 0.55.0, Hypercorn
   `create_protocol` builds it; each HTTP/2 connection is entered in `ServerState.connections`
   and `.tasks`, so uvicorn's shutdown asks it to finish and waits for it as for its own.
 - Hypercorn: `TCPServer` (one connection), `WorkerContext` and `ASGIWrapper` — what
-  `hypercorn.asyncio.serve` runs for each connection it accepts. Three of its behaviours are
-  worked around (see _Http2 and _Http2App): it drops the whole connection on DATA for a
-  stream already answered, closes a terminated connection before its last stream's final
-  frame is out, and ends connections after 1000 requests.
+  `hypercorn.asyncio.serve` runs for each connection it accepts. Four of its behaviours are
+  worked around (see _Http2, _Http2App, _WithoutClientGoaway): it drops the whole connection
+  on DATA for a stream already answered, closes a terminated connection before its last
+  stream's final frame is out, ends connections after 1000 requests, and (with h2 4.4) closes
+  the connection on a client's GOAWAY(NO_ERROR) instead of finishing the open streams.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ class _Http2:
         self.server_state.tasks.add(task)
         try:
             await TCPServer(self.app, asyncio.get_running_loop(), self.config, self.context, self.app_state,
-                            reader, writer)
+                            _WithoutClientGoaway(reader), writer)
         except (OSError, TimeoutError) as exc:  # closing: a peer that never answers TLS close_notify
             log.debug("HTTP/2 connection closed: %r", exc)
         finally:
@@ -159,6 +160,79 @@ class _Http2:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.05)
         await self.context.terminated.set()
+
+
+class _WithoutClientGoaway:
+    """What Hypercorn reads of an HTTP/2 connection: the client's bytes, minus GOAWAY frames
+    with NO_ERROR.
+
+    A client's GOAWAY(NO_ERROR) says it will open no more streams; those already open carry on
+    (RFC 9113 §6.8). The AWS SDK for JavaScript v3 sends one on an event stream's own
+    connection as soon as the response starts. But h2 4.4 takes any GOAWAY received as the end
+    of the connection, and Hypercorn 0.18 then closes it, cutting SubscribeToShard short. So
+    those frames stop here; the connection ends when the client closes it. (GOAWAY with an
+    error code passes: that is a connection error.) Hypercorn uses only read() and at_eof().
+    """
+
+    GOAWAY = 0x7
+
+    def __init__(self, reader: asyncio.StreamReader):
+        self._reader = reader
+        self._preface = len(H2_PREFACE)  # bytes of the connection preface still to pass
+        self._header = bytearray()  # a frame header being received
+        self._payload = 0  # bytes of the current frame's payload still to pass
+        self._goaway: bytearray | None = None  # a GOAWAY frame being received, header included
+        self._goaway_size = 0
+
+    def at_eof(self) -> bool:
+        return self._reader.at_eof()
+
+    async def read(self, n: int = -1) -> bytes:
+        while True:
+            data = await self._reader.read(n)
+            if not data:
+                return data
+            data = self._filter(data)
+            if data:
+                return data
+
+    def _filter(self, chunk: bytes) -> bytes:
+        if self._preface == 0 and self._payload >= len(chunk) and not self._header and self._goaway is None:
+            self._payload -= len(chunk)  # inside a (DATA) frame: the common case, no copy
+            return chunk
+        data = memoryview(chunk)
+        out = bytearray()
+        i, end = 0, len(data)
+        while i < end:
+            if self._preface or self._payload:
+                take = min(self._preface or self._payload, end - i)
+                out += data[i:i + take]
+                if self._preface:
+                    self._preface -= take
+                else:
+                    self._payload -= take
+                i += take
+            elif self._goaway is not None:
+                take = min(self._goaway_size - len(self._goaway), end - i)
+                self._goaway += data[i:i + take]
+                i += take
+                if len(self._goaway) == self._goaway_size:
+                    if int.from_bytes(self._goaway[13:17], "big") != 0:  # after last-stream-id
+                        out += self._goaway
+                    self._goaway = None
+            else:
+                take = min(9 - len(self._header), end - i)
+                self._header += data[i:i + take]
+                i += take
+                if len(self._header) == 9:
+                    length = int.from_bytes(self._header[:3], "big")
+                    if self._header[3] == self.GOAWAY and length >= 8:
+                        self._goaway, self._goaway_size = bytearray(self._header), 9 + length
+                    else:
+                        out += self._header
+                        self._payload = length
+                    self._header = bytearray()
+        return bytes(out)
 
 
 class _Http2App:
