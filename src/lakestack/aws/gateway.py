@@ -68,9 +68,8 @@ class Gateway:
             headers=_headers(scope["headers"]),
             body=AsgiBody(receive, loop),
             client_host=(scope.get("client") or ("", 0))[0],
+            secure=scope.get("scheme") == "https",
         )
-        if scope.get("scheme") == "https":
-            http.secure = True  # aws:SecureTransport (see _condition_context)
         if http.raw_path.startswith("/_lakestack/"):
             await _send(send, self._internal(http), loop, self.pool)
             return
@@ -253,7 +252,7 @@ def _condition_context(ctx: RequestContext) -> dict:
         "aws:EpochTime": str(int(now.timestamp())),
         "aws:RequestedRegion": ctx.region,
         # The request came over TLS (the ASGI scope's scheme, set on ctx.http by __call__).
-        "aws:SecureTransport": "true" if getattr(ctx.http, "secure", False) else "false",
+        "aws:SecureTransport": "true" if ctx.http is not None and ctx.http.secure else "false",
     }
     if ctx.principal is not None:
         context["aws:PrincipalArn"] = ctx.principal.source_arn or ctx.principal.arn

@@ -158,6 +158,7 @@ class HttpRequest:
     headers: dict[str, str]  # lower-case names
     body: BodyReader = field(default_factory=lambda: BytesBody(b""))
     client_host: str = ""
+    secure: bool = False  # arrived over TLS (aws:SecureTransport)
     _query: list[tuple[str, str]] | None = None
 
     @property
