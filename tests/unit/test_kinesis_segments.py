@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from lakestack.engines.streams import ShardRef
+from lakestack.engines.streams import ShardRef, framing
 from lakestack.engines.streams.segments import SegmentLog
 
 REF = ShardRef("000000000000", "us-east-1", "s", "ab" * 16, "shardId-000000000000")
@@ -146,3 +146,35 @@ def test_drop_removes_the_shard(tmp_path):
     assert not log.path(REF).exists() and log.bounds(REF) == (1, 1)
     with pytest.raises(FileNotFoundError):
         next(log.path(REF).iterdir())
+
+
+def test_indexes_stay_on_disk(tmp_path):
+    """A shard's memory holds a few numbers per segment, not an entry per record: every
+    lookup (positions, byte budgets, timestamps) reads the index files."""
+    from array import array
+
+    from lakestack.engines.streams.segments import Segment
+
+    log = SegmentLog(tmp_path, segment_bytes=300)
+    for i in range(10):
+        log.append({REF: records(f"r{i}", 3)}, now_ms=1000 + i)
+    shard = log._log(REF, create=False)
+    assert len(shard.segments) > 3
+    assert not [name for segment in shard.segments for name in Segment.__slots__
+                if isinstance(getattr(segment, name), (array, list, dict, bytes))]
+    active = shard.segments[-1]
+    assert active.tail_path.stat().st_size == 16 * active.count
+    assert not any(s.tail_path.exists() for s in shard.segments[:-1])
+    expected = data_of(log)
+    frame = framing.OVERHEAD + len("key-0") + 10  # each record's whole frame
+    assert shard.segments[1].base == 10  # a budget of whole frames, across a segment boundary
+    assert [r.data for r in log.read(REF, 8, 100, 3 * frame)[0]] == expected[7:10]
+    assert [r.data for r in log.read(REF, 8, 100, 3 * frame - 1)[0]] == expected[7:9]
+    for reopened in (False, True):
+        if reopened:
+            log.close()
+            active.tail_path.unlink()  # lost in a crash: rebuilt from the frames
+            log = SegmentLog(tmp_path, segment_bytes=300)
+        assert [log.position_at(REF, 1000 + i) for i in range(10)] == [1 + 3 * i for i in range(10)]
+        assert log.position_at(REF, 2000) == 31 and data_of(log) == expected
+    log.close()

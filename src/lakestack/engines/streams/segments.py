@@ -2,20 +2,22 @@
 
     <root>/<account>/<region>/<stream>/<shard>/00000000000000000001.seg   frames (framing.py)
                                               /00000000000000000001.idx   index of a sealed segment
+                                              /00000000000000000042.tail  index of the active one
 
 A segment is named after the position of its first record. The active (last) segment
 takes appends; at `segment_bytes` it is sealed: fsync'd, closed, and its index (the file
 offset and arrival time of every record) written beside it. Sealed segments are never
-modified again and are deleted whole by retention.
+modified again and are deleted whole by retention. Indexes stay on disk (see Segment), so
+a shard's memory does not grow with the records it holds.
 
 Durability: an append writes its frames with one `write`, then waits until an fdatasync
 covers them. Concurrent appenders share fsyncs (group commit): whoever finds no sync in
 flight becomes the leader and syncs everything written so far; the others wait for it.
 Readers only see records that are durable, so nothing a consumer saw can vanish in a crash.
 
-Recovery: sealed segments load their index; the active segment is scanned frame by frame
+Recovery: sealed segments check their index; the active segment is scanned frame by frame
 and cut at the first torn or corrupt frame (a crash mid-write leaves a partial tail,
-which was never acknowledged).
+which was never acknowledged), and its tail index is written anew.
 """
 
 from __future__ import annotations
@@ -29,44 +31,139 @@ import threading
 import zlib
 from array import array
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from lakestack.engines.streams import ShardRef, StoredRecord, StreamLog, framing
-from lakestack.runtime.files import atomic_write, fsync_dir
+from lakestack.runtime.files import fsync_dir
 
 log = logging.getLogger("lakestack.streams")
 
 SEGMENT_BYTES = 64 << 20
 _INDEX_HEAD = struct.Struct("<QQ")  # record count, segment size in bytes
+_I64 = struct.Struct("<q")
+_CHUNK = 1 << 16  # index entries per read when sealing
 
 
 class Segment:
-    __slots__ = ("base", "path", "offsets", "stamps", "size")
+    """One segment file and its index: the file offset and arrival time of every record.
+
+    The index is on disk, not in memory (a shard keeps up to a year of records): a sealed
+    segment's in `<base>.idx`, the active segment's in `<base>.tail`, where each append adds
+    one (offset, arrival ms) pair of i64 per record. The tail is never fsync'd: recovery
+    rebuilds it from the frames. Memory holds a few numbers per segment.
+    """
+
+    __slots__ = ("base", "path", "count", "size", "first_stamp", "last_stamp", "tail_fd")
 
     def __init__(self, base: int, path: Path):
         self.base = base
         self.path = path
-        self.offsets = array("Q")  # file offset of each record's frame
-        self.stamps = array("q")  # arrival ms of each record (non-decreasing)
-        self.size = 0
+        self.count = 0  # records
+        self.size = 0  # bytes of whole frames
+        self.first_stamp = self.last_stamp = 0  # arrival ms of the first and last record
+        self.tail_fd: int | None = None  # the open tail of the active segment
 
     @property
     def end(self) -> int:
-        return self.base + len(self.offsets)
+        return self.base + self.count
 
     @property
     def index_path(self) -> Path:
         return self.path.with_suffix(".idx")
 
-    def frame_end(self, i: int) -> int:
-        """File offset just past record i (relative to base)."""
-        return self.offsets[i + 1] if i + 1 < len(self.offsets) else self.size
+    @property
+    def tail_path(self) -> Path:
+        return self.path.with_suffix(".tail")
 
-    def write_index(self) -> None:
-        body = _INDEX_HEAD.pack(len(self.offsets), self.size) + self.offsets.tobytes() + self.stamps.tobytes()
-        atomic_write(self.index_path, body + struct.pack("<I", zlib.crc32(body)), mode=0o644)
+    # -- the active segment's tail ------------------------------------------------------
+
+    def open_tail(self) -> None:
+        self.tail_fd = os.open(self.tail_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+
+    def close_tail(self) -> None:
+        if self.tail_fd is not None:
+            os.close(self.tail_fd)
+            self.tail_fd = None
+
+    def append_index(self, offsets: list[int] | array, stamps: array) -> None:
+        """Add records (their frames already written) to the tail."""
+        entries = array("q", bytes(16 * len(offsets)))
+        entries[0::2] = array("q", offsets)
+        entries[1::2] = stamps
+        try:
+            _write_all(self.tail_fd, entries.tobytes())
+        except BaseException:
+            os.ftruncate(self.tail_fd, 16 * self.count)
+            raise
+        if entries:
+            if not self.count:
+                self.first_stamp = entries[1]
+            self.last_stamp = entries[-1]
+            self.count += len(offsets)
+
+    def seal(self) -> None:
+        """Write `.idx` from the tail (fsync'd, atomically), then drop the tail."""
+        tmp = self.index_path.with_name(f".{self.index_path.name}.tmp-{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            head = _INDEX_HEAD.pack(self.count, self.size)
+            _write_all(fd, head)
+            crc = zlib.crc32(head)
+            for column in (0, 1):  # all offsets, then all stamps
+                for i in range(0, self.count, _CHUNK):
+                    part = array("q", os.pread(self.tail_fd, 16 * min(_CHUNK, self.count - i), 16 * i))
+                    data = part[column::2].tobytes()
+                    crc = zlib.crc32(data, crc)
+                    _write_all(fd, data)
+            _write_all(fd, struct.pack("<I", crc))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.index_path)
+        fsync_dir(self.path.parent)
+        self.close_tail()
+        self.tail_path.unlink(missing_ok=True)
+
+    # -- reading the index --------------------------------------------------------------
+
+    @contextmanager
+    def _index(self):
+        """(fd, where the offsets start, where the stamps start, bytes from one entry to the next)."""
+        if self.tail_fd is not None:
+            yield self.tail_fd, 0, 8, 16
+            return
+        fd = os.open(self.index_path, os.O_RDONLY)
+        try:
+            yield fd, _INDEX_HEAD.size, _INDEX_HEAD.size + 8 * self.count, 8
+        finally:
+            os.close(fd)
+
+    def offsets(self, k: int, n: int) -> array:
+        """File offsets of records k … k+n-1 (counted from `base`), then the end of the last."""
+        m = min(n + 1, self.count - k)
+        with self._index() as (fd, offsets, _, stride):
+            found = array("q", os.pread(fd, stride * m, offsets + stride * k))[::stride // 8]
+        if len(found) < n + 1:
+            found.append(self.size)
+        return found
+
+    def first_at_or_after(self, timestamp_ms: int) -> int:
+        """How many records arrived before `timestamp_ms` (arrival times never decrease)."""
+        lo, hi = 0, self.count
+        with self._index() as (fd, _, stamps, stride):
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if _I64.unpack(os.pread(fd, 8, stamps + stride * mid))[0] < timestamp_ms:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        return lo
+
+    # -- opening ------------------------------------------------------------------------
 
     def load_index(self) -> bool:
+        """Check the sealed index against the segment file; keep only its totals."""
         try:
             raw = self.index_path.read_bytes()
             size = self.path.stat().st_size
@@ -77,15 +174,17 @@ class Segment:
         count, expected = _INDEX_HEAD.unpack_from(raw)
         if expected != size or len(raw) != _INDEX_HEAD.size + 16 * count + 4:
             return False
-        start = _INDEX_HEAD.size
-        self.offsets = array("Q", raw[start:start + 8 * count])
-        self.stamps = array("q", raw[start + 8 * count:start + 16 * count])
-        self.size = size
+        self.count, self.size = count, size
+        if count:
+            stamps = _INDEX_HEAD.size + 8 * count
+            self.first_stamp = _I64.unpack_from(raw, stamps)[0]
+            self.last_stamp = _I64.unpack_from(raw, stamps + 8 * (count - 1))[0]
         return True
 
     def scan(self) -> None:
-        """Rebuild the index from the frames; cut the file at the first bad frame."""
+        """Rebuild the index (as a fresh tail) from the frames; cut the file at the first bad frame."""
         data = self.path.read_bytes()
+        offsets, stamps = array("q"), array("q")
         offset, position = 0, self.base
         while offset < len(data):
             try:
@@ -98,14 +197,17 @@ class Segment:
                 log.warning("%s: frame at offset %d has position %d, expected %d; cutting", self.path, offset,
                             record.position, position)
                 break
-            self.offsets.append(offset)
-            self.stamps.append(record.timestamp_ms)
+            offsets.append(offset)
+            stamps.append(record.timestamp_ms)
             offset, position = after, position + 1
         if offset < len(data):
             with open(self.path, "r+b") as f:
                 f.truncate(offset)
                 os.fsync(f.fileno())
         self.size = offset
+        self.count = 0
+        self.open_tail()
+        self.append_index(offsets, stamps)
 
 
 class ShardLog:
@@ -130,19 +232,28 @@ class ShardLog:
         paths = sorted(self.dir.glob("*.seg"))
         for i, path in enumerate(paths):
             segment = Segment(int(path.stem), path)
-            if i == len(paths) - 1 or not segment.load_index():
+            last = i == len(paths) - 1
+            if last or not segment.load_index():
                 segment.scan()
+                if not last:
+                    segment.seal()
+            else:
+                segment.tail_path.unlink(missing_ok=True)  # sealed just before a crash
             if self.segments and segment.base != self.segments[-1].end:
                 log.warning("%s: gap before %s; later segments ignored", self.dir, path.name)
+                segment.close_tail()
                 break
             self.segments.append(segment)
         if not self.segments:
             self.segments.append(self._new_segment(first_position))
         active = self.segments[-1]
+        if active.tail_fd is None:  # the last good segment was sealed (a gap cut the later ones off)
+            active.index_path.unlink(missing_ok=True)
+            active.scan()
         self.fd = os.open(active.path, os.O_WRONLY | os.O_APPEND)
         self.next_position = active.end
         self.written = self.durable = self.next_position
-        self.last_ts = max((s.stamps[-1] for s in self.segments if s.stamps), default=0)
+        self.last_ts = max((s.last_stamp for s in self.segments if s.count), default=0)
 
     def _new_segment(self, base: int) -> Segment:
         segment = Segment(base, self.dir / f"{base:020d}.seg")
@@ -159,6 +270,7 @@ class ShardLog:
                 os.fsync(self.fd)
                 os.close(self.fd)
                 self.fd = None
+            self.segments[-1].close_tail()
 
     # -- writing ------------------------------------------------------------------------
 
@@ -174,11 +286,10 @@ class ShardLog:
             data = b"".join(parts)
             try:
                 _write_all(self.fd, data)
+                segment.append_index(offsets, array("q", [timestamp]) * len(offsets))
             except BaseException:
                 os.ftruncate(self.fd, segment.size)  # leave no partial frame behind
                 raise
-            segment.offsets.extend(offsets)
-            segment.stamps.extend([timestamp] * len(offsets))
             segment.size += len(data)
             self.next_position = end = first + len(offsets)
             self.last_ts = timestamp
@@ -216,10 +327,11 @@ class ShardLog:
             os.close(self.fd)
             self.durable = max(self.durable, self.written)
             fresh = self._new_segment(self.next_position)
+            fresh.open_tail()
             self.fd = os.open(fresh.path, os.O_WRONLY | os.O_APPEND)
             self.synced.notify_all()
         self.segments.append(fresh)
-        sealed.write_index()
+        sealed.seal()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -251,21 +363,25 @@ class ShardLog:
             while remaining > 0 and budget > 0 and i < len(self.segments):
                 segment = self.segments[i]
                 k = position - segment.base
-                n = min(remaining, len(segment.offsets) - k)
+                n = min(remaining, segment.count - k)
                 if n <= 0:
                     i += 1
                     continue
-                start = segment.offsets[k]
-                if segment.frame_end(k + n - 1) - start > budget:
+                offsets = segment.offsets(k, n)  # record k+j starts at offsets[j]; offsets[n] ends them
+                start = offsets[0]
+                full = offsets[n] - start > budget
+                if full:
                     # The most whole records that fit the byte budget, at least one.
-                    fit = bisect.bisect_right(segment.offsets, start + budget, k + 1, k + n) - 1 - k
+                    fit = bisect.bisect_right(offsets, start + budget, 1, n) - 1
                     n = max(1, fit) if not plan else fit
                     if n <= 0:
                         break
-                stop = segment.frame_end(k + n - 1)
+                stop = offsets[n]
                 plan.append((segment.path, start, stop, n))
-                budget -= stop - start
                 position += n
+                if full:
+                    break  # the next record would not fit
+                budget -= stop - start
                 remaining -= n
                 i += 1
         return plan, (position if plan else start_position)
@@ -273,8 +389,8 @@ class ShardLog:
     def position_at(self, timestamp_ms: int) -> int:
         with self.lock:
             for segment in self.segments:
-                if segment.stamps and segment.stamps[-1] >= timestamp_ms:
-                    return min(segment.base + bisect.bisect_left(segment.stamps, timestamp_ms), self.durable)
+                if segment.count and segment.last_stamp >= timestamp_ms:
+                    return min(segment.base + segment.first_at_or_after(timestamp_ms), self.durable)
             return self.durable
 
     # -- retention ------------------------------------------------------------------------
@@ -283,7 +399,7 @@ class ShardLog:
         """Delete whole segments whose every record arrived before `before_ms`."""
         doomed = []
         with self.lock:
-            while self.segments and self.segments[0].stamps and self.segments[0].stamps[-1] < before_ms:
+            while self.segments and self.segments[0].count and self.segments[0].last_stamp < before_ms:
                 if len(self.segments) == 1:
                     self._roll()  # the active segment has expired too: seal it first
                 doomed.append(self.segments.pop(0))
