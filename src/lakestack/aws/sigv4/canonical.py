@@ -29,7 +29,7 @@ def canonical_request(http: HttpRequest, signed_headers: list[str], payload_hash
 def canonical_uri(raw_path: str, *, s3: bool = False) -> str:
     """S3 signs the path as sent (each key character encoded once, no normalization); every
     other service signs the normalized path, URI-encoded once more (so %2F becomes %252F)."""
-    if not raw_path:
+    if not raw_path or raw_path == "/":  # every JSON and query protocol call
         return "/"
     if s3:
         return raw_path
