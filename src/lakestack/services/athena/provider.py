@@ -32,6 +32,10 @@ DEFAULT_CATALOG = "AwsDataCatalog"
 ENGINE_VERSION = {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"}
 MAX_PAGE = 1000
 POLL_WAIT = 0.02  # seconds GetQueryExecution waits for a running query to end
+# "Athena keeps query history for 45 days" (executions, not their result files in S3):
+# https://docs.aws.amazon.com/athena/latest/ug/queries-viewing-history.html
+HISTORY_SECONDS = 45 * 86400
+EXPIRY_INTERVAL = 3600  # seconds between looks for executions past it
 
 # Operations authorized on the workgroup of the execution / named query they name.
 _BY_EXECUTION = {"GetQueryExecution", "GetQueryResults", "GetQueryRuntimeStatistics", "StopQueryExecution"}
@@ -80,6 +84,7 @@ class AthenaProvider(Provider):
         self.schemas = SchemaCache()
         workers = int(getattr(settings, "athena_workers", 0) or 0) or 4
         self.executions = Executions(self, workers)
+        self._next_expiry = 0.0
 
     @property
     def engine(self) -> SqlEngine:
@@ -95,6 +100,14 @@ class AthenaProvider(Provider):
 
     def start(self) -> None:
         self.executions.recover()
+        self.expire_history()
+
+    def expire_history(self) -> None:
+        """Forget executions older than AWS keeps them; looks at most once an interval."""
+        now = time.time()
+        if now >= self._next_expiry:
+            self._next_expiry = now + EXPIRY_INTERVAL
+            self.store.expire_executions(now - HISTORY_SECONDS)
 
     def stop(self) -> None:
         self.executions.shutdown()
@@ -218,6 +231,7 @@ class AthenaProvider(Provider):
     # -- query executions ---------------------------------------------------------------------
 
     def start_query_execution(self, ctx, params):
+        self.expire_history()
         query_string = params["QueryString"]
         workgroup = self._require_workgroup(ctx, params.get("WorkGroup"))
         if workgroup["state"] != "ENABLED":

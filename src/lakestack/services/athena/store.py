@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS executions (
     principal_arn TEXT
 );
 CREATE INDEX IF NOT EXISTS executions_by_workgroup ON executions (account, region, workgroup, submitted);
+CREATE INDEX IF NOT EXISTS executions_by_age ON executions (submitted);
 CREATE UNIQUE INDEX IF NOT EXISTS executions_by_token ON executions (account, region, client_token);
 CREATE TABLE IF NOT EXISTS workgroups (
     account TEXT NOT NULL,
@@ -141,6 +142,12 @@ class AthenaStore:
         sql += " ORDER BY submitted DESC, id DESC LIMIT ?"
         args.append(limit)
         return self.db.query(sql, tuple(args))
+
+    def expire_executions(self, before: float) -> int:
+        """Forget executions submitted before `before` that have ended; returns how many."""
+        with self.db.transaction() as db:
+            return db.execute("DELETE FROM executions WHERE submitted < ? AND state IN ('SUCCEEDED', 'FAILED', "
+                              "'CANCELLED')", (before,)).rowcount
 
     def interrupted(self) -> list:
         return self.db.query("SELECT id FROM executions WHERE state IN ('QUEUED', 'RUNNING')")
