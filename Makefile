@@ -58,6 +58,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/lambda.py
 	$(BIN)/python bench/crawler.py
 	$(BIN)/python bench/athena.py
+	$(BIN)/python bench/gateway.py  # creates .venv-ministack from requirements/ministack.lock on first use
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
