@@ -193,6 +193,17 @@ def test_query_protocol_sts_body_signed():
     fails("InvalidClientTokenId", 403, http, credential(active=False), "query", body=body)
 
 
+def test_empty_region_in_the_credential_scope_is_verified():
+    # boto3.client("iam", region_name="") signs the scope "<date>//iam/aws4_request".
+    session = boto3.session.Session(aws_access_key_id=AK, aws_secret_access_key=SK, region_name="")
+    http = capture(session.client("iam", endpoint_url="http://127.0.0.1:4566"), "list_users")
+    info = sigv4.parse_auth(http)
+    assert "//iam/aws4_request" in info.scope and info.region is None
+    body = http.body.read()
+    assert check(http, credential(), "query", body=body) is None
+    fails("SignatureDoesNotMatch", 403, http, credential(secret="wrong"), "query", body=body)
+
+
 def test_body_read_from_the_stream_when_not_given():
     http = capture(client("kinesis"), "list_streams")
     reader = check(http, credential(), "json")

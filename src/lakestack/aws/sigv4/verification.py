@@ -95,7 +95,9 @@ def _verify_v4(http: HttpRequest, info: AuthInfo, credential: Credential | None,
     else:
         payload_hash = claimed
 
-    key = signing_key(credential.secret_access_key, scope[:8], info.region, info.service)
+    # An empty region or service in the scope (boto3's region_name="") is parsed as None for
+    # routing, but was signed as the empty string.
+    key = signing_key(credential.secret_access_key, scope[:8], info.region or "", info.service or "")
     canonical = canonical_request(http, info.signed_headers, payload_hash, s3=check.s3,
                                   presigned=info.kind == "query-v4")
     to_sign = string_to_sign(amz_date, scope, canonical)
