@@ -32,3 +32,27 @@ def test_empty_signing_region_is_verified_not_a_500(stack):
     assert iam.list_users()["ResponseMetadata"]["HTTPStatusCode"] == 200
     wrong = stack.client("iam", region_name="", aws_secret_access_key="not-the-secret")
     assert code_and_status(wrong.list_users) == ("SignatureDoesNotMatch", 403)
+
+
+def _multipart(s3, key: str, data: bytes, **create) -> tuple[str, list[dict]]:
+    upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=key, **create)["UploadId"]
+    part = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=1, Body=data)
+    return upload_id, [{"PartNumber": 1, "ETag": part["ETag"],
+                        **{k: v for k, v in part.items() if k.startswith("Checksum")}}]
+
+
+# 2. A retried CompleteMultipartUpload of a completed upload is 200 with the same ETag.
+def test_retried_complete_multipart_upload_answers_the_same_etag(s3):
+    upload_id, parts = _multipart(s3, "retry/complete", b"retried complete")
+    first = s3.complete_multipart_upload(Bucket=BUCKET, Key="retry/complete", UploadId=upload_id,
+                                         MultipartUpload={"Parts": parts})
+    again = s3.complete_multipart_upload(Bucket=BUCKET, Key="retry/complete", UploadId=upload_id,
+                                         MultipartUpload={"Parts": parts})
+    assert again["ETag"] == first["ETag"] and again["Key"] == "retry/complete"
+    assert s3.get_object(Bucket=BUCKET, Key="retry/complete")["Body"].read() == b"retried complete"
+    # Another key, or the object replaced since: the upload is gone.
+    assert code_and_status(s3.complete_multipart_upload, Bucket=BUCKET, Key="retry/other", UploadId=upload_id,
+                           MultipartUpload={"Parts": parts}) == ("NoSuchUpload", 404)
+    s3.put_object(Bucket=BUCKET, Key="retry/complete", Body=b"replaced")
+    assert code_and_status(s3.complete_multipart_upload, Bucket=BUCKET, Key="retry/complete",
+                           UploadId=upload_id, MultipartUpload={"Parts": parts}) == ("NoSuchUpload", 404)

@@ -151,6 +151,7 @@ class Buckets:
                     raise errors.bucket_not_empty(name)
                 uploads = [r[0] for r in db.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,))]
                 db.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
+                db.execute("DELETE FROM completed_uploads WHERE bucket = ?", (name,))
                 db.execute("DELETE FROM buckets WHERE name = ?", (name,))
             self._cache.pop(bucket.name, None)
             # Nothing in the index refers to these any more (a crash here leaves orphans that

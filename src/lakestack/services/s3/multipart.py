@@ -13,6 +13,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 
+from lakestack.aws.errors import AwsError
 from lakestack.services.s3 import checksums, conditions, errors, objects, ranges, spool
 from lakestack.services.s3.buckets import Buckets, canonical_user_id, owner
 from lakestack.services.s3.listing import url_encode
@@ -210,7 +211,12 @@ class Multipart:
     # -- CompleteMultipartUpload ----------------------------------------------------------
 
     def complete(self, account_id: str, bucket: str, key: str, params: dict) -> ObjectRecord:
-        upload = self.require(account_id, bucket, key, params.get("UploadId"))
+        try:
+            upload = self.require(account_id, bucket, key, params.get("UploadId"))
+        except AwsError as error:
+            if error.code == "NoSuchUpload" and (done := self._completed(bucket, key, params.get("UploadId"))):
+                return done
+            raise
         requested = (params.get("MultipartUpload") or {}).get("Parts") or []
         if not requested:
             raise errors.malformed_xml()
@@ -271,11 +277,26 @@ class Multipart:
         def finish_upload(db):
             if db.execute("DELETE FROM uploads WHERE upload_id = ?", (upload.upload_id,)).rowcount == 0:
                 raise errors.no_such_upload(upload.upload_id)
+            db.execute("DELETE FROM completed_uploads WHERE bucket = ? AND key = ?", (bucket, key))
+            db.execute("INSERT INTO completed_uploads (upload_id, bucket, key, etag, last_modified)"
+                       " VALUES (?, ?, ?, ?, ?)", (upload.upload_id, bucket, key, record.etag, record.last_modified))
 
         self.objects.commit(record, spooled, params, in_transaction=finish_upload)
         with self._upload_lock(upload.upload_id):
             shutil.rmtree(self.store.upload_dir(upload.upload_id), ignore_errors=True)
         return record
+
+    def _completed(self, bucket: str, key: str, upload_id: str | None) -> ObjectRecord | None:
+        """The object a completed upload made, if it is still the key's current object: S3
+        answers a retried CompleteMultipartUpload with 200 and the same ETag then."""
+        row = self.store.db.query_one("SELECT bucket, key, etag, last_modified FROM completed_uploads"
+                                      " WHERE upload_id = ?", (upload_id or "",))
+        if row is None or (row["bucket"], row["key"]) != (bucket, key):
+            return None
+        current = self.objects.lookup(bucket, key)
+        if current is None or (current.etag, current.last_modified) != (row["etag"], row["last_modified"]):
+            return None
+        return current
 
     # -- ListParts / ListMultipartUploads -------------------------------------------------
 

@@ -91,6 +91,16 @@ CREATE TABLE IF NOT EXISTS parts (
     path TEXT NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+-- The last completed upload of each key, so a retried CompleteMultipartUpload answers 200
+-- while the object is still the one it made.
+CREATE TABLE IF NOT EXISTS completed_uploads (
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    last_modified REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS completed_uploads_by_key ON completed_uploads (bucket, key);
 -- Renames (src → dst) and deletes (src → NULL) committed but maybe not yet done on disk.
 CREATE TABLE IF NOT EXISTS pending_files (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
