@@ -56,3 +56,43 @@ def test_retried_complete_multipart_upload_answers_the_same_etag(s3):
     s3.put_object(Bucket=BUCKET, Key="retry/complete", Body=b"replaced")
     assert code_and_status(s3.complete_multipart_upload, Bucket=BUCKET, Key="retry/complete",
                            UploadId=upload_id, MultipartUpload={"Parts": parts}) == ("NoSuchUpload", 404)
+
+
+SSE_C = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}  # boto3 adds the key's MD5
+
+
+@pytest.fixture(scope="module")
+def s3_tls(stack):
+    return stack.client("s3", endpoint_url=stack.https_endpoint_url, verify=stack.ca_bundle)
+
+
+# 3. SSE-C headers were accepted and ignored (plaintext stored, readable without the key).
+def test_sse_c_over_http_is_refused_as_s3_does(s3):
+    assert code_and_status(s3.put_object, Bucket=BUCKET, Key="ssec/http", Body=b"secret", **SSE_C) == (
+        "InvalidRequest", 400)
+    assert code_and_status(s3.create_multipart_upload, Bucket=BUCKET, Key="ssec/http", **SSE_C) == (
+        "InvalidRequest", 400)
+    assert code_and_status(s3.get_object, Bucket=BUCKET, Key="ssec/http", **SSE_C) == ("InvalidRequest", 400)
+    assert error_of(s3.head_object, Bucket=BUCKET, Key="ssec/http")["Error"]["Code"] == "404"  # nothing stored
+
+
+def test_sse_c_over_https_is_not_implemented_rather_than_ignored(s3_tls):
+    assert code_and_status(s3_tls.put_object, Bucket=BUCKET, Key="ssec/tls", Body=b"secret", **SSE_C) == (
+        "NotImplementedError", 501)
+    assert "SSE-C" in error_of(s3_tls.put_object, Bucket=BUCKET, Key="ssec/tls", Body=b"x", **SSE_C)[
+        "Error"]["Message"]
+    s3_tls.put_object(Bucket=BUCKET, Key="ssec/plain", Body=b"plain")
+    assert code_and_status(s3_tls.get_object, Bucket=BUCKET, Key="ssec/plain", **SSE_C) == (
+        "NotImplementedError", 501)
+    assert code_and_status(s3_tls.copy_object, Bucket=BUCKET, Key="ssec/copy", CopySource=f"{BUCKET}/ssec/plain",
+                           CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey="k" * 32) == (
+        "NotImplementedError", 501)
+    assert code_and_status(s3_tls.head_object, Bucket=BUCKET, Key="ssec/tls") == ("404", 404)
+
+
+def test_sse_c_with_sse_s3_is_invalid_argument(s3, s3_tls):
+    for client in (s3, s3_tls):
+        response = error_of(client.put_object, Bucket=BUCKET, Key="ssec/both", Body=b"x",
+                            ServerSideEncryption="AES256", **SSE_C)
+        assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+            "InvalidArgument", 400)

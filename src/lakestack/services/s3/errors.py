@@ -194,3 +194,12 @@ def copy_onto_itself() -> AwsError:
         "This copy request is illegal because it is trying to copy an object to itself without changing the "
         "object's metadata, storage class, website redirect location or encryption attributes."
     )
+
+
+def not_implemented_feature(feature: str, header: str | None = None) -> AwsError:
+    """A request that asks for a feature lakestack does not have yet: refused by name rather
+    than ignored (AWS has no such error; like `aws.errors.not_implemented`)."""
+    message = f"S3 {feature} is not implemented yet"
+    if header:
+        message += f" (requested by {header})"
+    return AwsError("NotImplementedError", message, 501, sender_fault=False)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from lakestack.aws.errors import AwsError
 from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
-from lakestack.services.s3 import checksums, errors, listing, spool
+from lakestack.services.s3 import checksums, encryption, errors, listing, spool
 from lakestack.services.s3.buckets import Buckets, owner
 from lakestack.services.s3.multipart import Multipart
 from lakestack.services.s3.notifications import Notifications
@@ -169,6 +169,7 @@ class S3Provider(Provider):
     def put_object(self, ctx, params):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
+            _check_sse_c(ctx, params)
             record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Put")
         out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
@@ -178,12 +179,14 @@ class S3Provider(Provider):
         return out
 
     def get_object(self, ctx, params):
+        _check_sse_c(ctx, params)
         output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=False)
         if status != 200:
             ctx.response_status = status
         return output
 
     def head_object(self, ctx, params):
+        _check_sse_c(ctx, params)
         output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=True)
         if status != 200:
             ctx.response_status = status
@@ -217,6 +220,7 @@ class S3Provider(Provider):
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
     def copy_object(self, ctx, params):
+        _check_sse_c(ctx, params)
         record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy")
         result = {"ETag": record.etag, "LastModified": record.modified}
@@ -251,6 +255,7 @@ class S3Provider(Provider):
     # -- multipart ---------------------------------------------------------------------------
 
     def create_multipart_upload(self, ctx, params):
+        _check_sse_c(ctx, params)
         upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params)
         out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
                "ServerSideEncryption": "AES256"}
@@ -262,12 +267,15 @@ class S3Provider(Provider):
     def upload_part(self, ctx, params):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
+            _check_sse_c(ctx, params)
             return self.multipart.upload_part(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
 
     def upload_part_copy(self, ctx, params):
+        _check_sse_c(ctx, params)
         return self.multipart.upload_part_copy(ctx.account_id, params["Bucket"], params["Key"], params)
 
     def complete_multipart_upload(self, ctx, params):
+        _check_sse_c(ctx, params)
         record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag,
                                           "CompleteMultipartUpload")
@@ -287,6 +295,11 @@ class S3Provider(Provider):
 
     def list_multipart_uploads(self, ctx, params):
         return self.multipart.list_uploads(ctx.account_id, params["Bucket"], params)
+
+
+def _check_sse_c(ctx, params) -> None:
+    # A call from another service (no HTTP request) never crossed a network.
+    encryption.check_sse_c(params, ctx.http is None or ctx.http.secure)
 
 
 def _incoming(ctx, params) -> Incoming:
