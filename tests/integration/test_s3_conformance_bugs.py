@@ -96,3 +96,40 @@ def test_sse_c_with_sse_s3_is_invalid_argument(s3, s3_tls):
                             ServerSideEncryption="AES256", **SSE_C)
         assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
             "InvalidArgument", 400)
+
+
+# 4. Object Lock on CreateBucket and canned ACLs were accepted and ignored.
+def test_create_bucket_with_object_lock_is_not_implemented_rather_than_ignored(s3):
+    response = error_of(s3.create_bucket, Bucket="conformance-locked", ObjectLockEnabledForBucket=True)
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "NotImplementedError", 501)
+    assert "Object Lock" in response["Error"]["Message"]
+    assert "conformance-locked" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3.create_bucket(Bucket="conformance-unlocked", ObjectLockEnabledForBucket=False)
+    # A bucket without Object Lock refuses Object Lock headers, as S3 does.
+    assert code_and_status(s3.put_object, Bucket="conformance-unlocked", Key="k", Body=b"x",
+                           ObjectLockLegalHoldStatus="ON") == ("InvalidRequest", 400)
+    s3.delete_bucket(Bucket="conformance-unlocked")
+
+
+def test_canned_acls_as_s3_answers_with_acls_disabled(s3):
+    # Every bucket is BucketOwnerEnforced (the AWS default): owner-full-control ACLs are no-ops ...
+    for acl in ("private", "bucket-owner-full-control"):
+        s3.put_object(Bucket=BUCKET, Key=f"acl/{acl}", Body=b"x", ACL=acl)
+    s3.create_bucket(Bucket="conformance-private", ACL="private")
+    s3.delete_bucket(Bucket="conformance-private")
+    # ... and every other ACL is refused, never stored and ignored.
+    assert code_and_status(s3.put_object, Bucket=BUCKET, Key="acl/public", Body=b"x", ACL="public-read") == (
+        "AccessControlListNotSupported", 400)
+    assert code_and_status(s3.put_object, Bucket=BUCKET, Key="acl/grant", Body=b"x",
+                           GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"') == (
+        "AccessControlListNotSupported", 400)
+    assert code_and_status(s3.copy_object, Bucket=BUCKET, Key="acl/copy", CopySource=f"{BUCKET}/acl/private",
+                           ACL="public-read") == ("AccessControlListNotSupported", 400)
+    assert code_and_status(s3.create_multipart_upload, Bucket=BUCKET, Key="acl/mpu", ACL="authenticated-read") == (
+        "AccessControlListNotSupported", 400)
+    assert code_and_status(s3.create_bucket, Bucket="conformance-public", ACL="public-read") == (
+        "InvalidBucketAclWithObjectOwnership", 400)
+    assert code_and_status(s3.create_bucket, Bucket="conformance-writer", ObjectOwnership="ObjectWriter") == (
+        "NotImplementedError", 501)
+    assert error_of(s3.head_object, Bucket=BUCKET, Key="acl/public")["Error"]["Code"] == "404"

@@ -54,6 +54,12 @@ def owner(account_id: str) -> dict:
     return {"ID": canonical_user_id(account_id), "DisplayName": account_id}
 
 
+def check_bucket_options(params: dict) -> None:
+    """CreateBucket options lakestack does not have yet are refused, not ignored."""
+    if params.get("ObjectLockEnabledForBucket"):
+        raise errors.not_implemented_feature("Object Lock", "x-amz-bucket-object-lock-enabled")
+
+
 @dataclass
 class Bucket:
     name: str

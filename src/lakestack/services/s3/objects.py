@@ -124,6 +124,18 @@ def check_key(key: str) -> None:
         raise errors.key_too_long(size)
 
 
+_OBJECT_LOCK = frozenset({"ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus",
+                          "ObjectLockEventHold", "ObjectLockEventHoldDurationDays",
+                          "ObjectLockEventHoldDurationYears"})
+
+
+def check_object_lock(params: dict) -> None:
+    """Object Lock headers on a write: no bucket has Object Lock (CreateBucket refuses it), and
+    S3 answers this for a bucket without it."""
+    if params.keys() & _OBJECT_LOCK:
+        raise errors.invalid_request("Bucket is missing Object Lock Configuration")
+
+
 def check_metadata(metadata: dict | None) -> dict[str, str]:
     metadata = {k.lower(): v for k, v in (metadata or {}).items()}
     size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())

@@ -13,11 +13,11 @@ from urllib.parse import quote
 from lakestack.aws.errors import AwsError
 from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
-from lakestack.services.s3 import checksums, encryption, errors, listing, spool
-from lakestack.services.s3.buckets import Buckets, owner
+from lakestack.services.s3 import acls, checksums, encryption, errors, listing, spool
+from lakestack.services.s3.buckets import Buckets, check_bucket_options, owner
 from lakestack.services.s3.multipart import Multipart
 from lakestack.services.s3.notifications import Notifications
-from lakestack.services.s3.objects import Objects, parse_copy_source
+from lakestack.services.s3.objects import Objects, check_object_lock, parse_copy_source
 from lakestack.services.s3.spool import Incoming
 from lakestack.services.s3.store import S3Store
 
@@ -109,6 +109,8 @@ class S3Provider(Provider):
         }
 
     def create_bucket(self, ctx, params):
+        check_bucket_options(params)
+        acls.check_bucket_acl(params)
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
         bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint)
         return {"Location": f"/{bucket.name}", "BucketArn": bucket.arn}
@@ -169,7 +171,7 @@ class S3Provider(Provider):
     def put_object(self, ctx, params):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
-            _check_sse_c(ctx, params)
+            _check_write_options(ctx, params)
             record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Put")
         out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
@@ -220,7 +222,7 @@ class S3Provider(Provider):
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
     def copy_object(self, ctx, params):
-        _check_sse_c(ctx, params)
+        _check_write_options(ctx, params)
         record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy")
         result = {"ETag": record.etag, "LastModified": record.modified}
@@ -255,7 +257,7 @@ class S3Provider(Provider):
     # -- multipart ---------------------------------------------------------------------------
 
     def create_multipart_upload(self, ctx, params):
-        _check_sse_c(ctx, params)
+        _check_write_options(ctx, params)
         upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params)
         out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
                "ServerSideEncryption": "AES256"}
@@ -300,6 +302,13 @@ class S3Provider(Provider):
 def _check_sse_c(ctx, params) -> None:
     # A call from another service (no HTTP request) never crossed a network.
     encryption.check_sse_c(params, ctx.http is None or ctx.http.secure)
+
+
+def _check_write_options(ctx, params) -> None:
+    """What a write may ask for that lakestack refuses: SSE-C, ACLs, Object Lock."""
+    _check_sse_c(ctx, params)
+    acls.check_object_acl(params)
+    check_object_lock(params)
 
 
 def _incoming(ctx, params) -> Incoming:
