@@ -1,12 +1,20 @@
 """Regression tests for the bugs Ceph's s3-tests found (issue 11), each against a real server
 through boto3 (and the AWS CLI where natural), with AWS's answer as the expectation."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from helpers import error_of
 
 import lakestack
 
 BUCKET = "conformance-bugs"
+AWS = Path(sys.executable).parent / "aws"
+needs_cli = pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this environment")
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +27,24 @@ def stack():
 @pytest.fixture(scope="module")
 def s3(stack):
     return stack.client("s3")
+
+
+@pytest.fixture(scope="module")
+def aws(stack, tmp_path_factory):
+    """`aws s3api …` against the stack: (exit code, stdout, stderr)."""
+    config = tmp_path_factory.mktemp("aws-config")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ENDPOINT_URL=stack.endpoint_url, AWS_DEFAULT_REGION="us-east-1",
+               AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
+               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"],
+               AWS_CONFIG_FILE=str(config / "config"), AWS_SHARED_CREDENTIALS_FILE=str(config / "credentials"),
+               AWS_MAX_ATTEMPTS="1")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([str(AWS), "s3api", *args], env=env, capture_output=True, text=True, timeout=120)
+        return done.returncode, done.stdout, done.stderr
+
+    return run
 
 
 def code_and_status(call, **kwargs) -> tuple[str, int]:
@@ -133,3 +159,47 @@ def test_canned_acls_as_s3_answers_with_acls_disabled(s3):
     assert code_and_status(s3.create_bucket, Bucket="conformance-writer", ObjectOwnership="ObjectWriter") == (
         "NotImplementedError", 501)
     assert error_of(s3.head_object, Bucket=BUCKET, Key="acl/public")["Error"]["Code"] == "404"
+
+
+# 5. If-Match on DeleteObject and ETags in DeleteObjects were ignored (the object deleted anyway).
+def test_delete_object_if_match(s3):
+    etag = s3.put_object(Bucket=BUCKET, Key="cond/delete", Body=b"v1")["ETag"]
+    assert code_and_status(s3.delete_object, Bucket=BUCKET, Key="cond/delete", IfMatch='"0123"') == (
+        "PreconditionFailed", 412)
+    assert s3.get_object(Bucket=BUCKET, Key="cond/delete")["Body"].read() == b"v1"
+    assert s3.delete_object(Bucket=BUCKET, Key="cond/delete", IfMatch=etag)["ResponseMetadata"][
+        "HTTPStatusCode"] == 204
+    # If-Match on a key with no object: 404 NoSuchKey, for an ETag or "*".
+    for condition in (etag, "*"):
+        assert code_and_status(s3.delete_object, Bucket=BUCKET, Key="cond/delete", IfMatch=condition) == (
+            "NoSuchKey", 404)
+    s3.put_object(Bucket=BUCKET, Key="cond/delete", Body=b"v2")
+    s3.delete_object(Bucket=BUCKET, Key="cond/delete", IfMatch="*")
+    assert error_of(s3.head_object, Bucket=BUCKET, Key="cond/delete")["Error"]["Code"] == "404"
+
+
+def test_delete_objects_per_object_etag(s3):
+    etags = {key: s3.put_object(Bucket=BUCKET, Key=key, Body=key.encode())["ETag"]
+             for key in ("batch/a", "batch/b", "batch/c")}
+    result = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [
+        {"Key": "batch/a", "ETag": etags["batch/a"]},
+        {"Key": "batch/b", "ETag": etags["batch/a"]},  # not b's ETag
+        {"Key": "batch/c"},
+        {"Key": "batch/missing", "ETag": etags["batch/a"]},
+    ]})
+    assert sorted(d["Key"] for d in result["Deleted"]) == ["batch/a", "batch/c"]
+    assert {e["Key"]: e["Code"] for e in result["Errors"]} == {"batch/b": "PreconditionFailed",
+                                                               "batch/missing": "NoSuchKey"}
+    assert s3.get_object(Bucket=BUCKET, Key="batch/b")["Body"].read() == b"batch/b"
+
+
+@needs_cli
+def test_delete_object_if_match_from_the_cli(s3, aws):
+    etag = s3.put_object(Bucket=BUCKET, Key="cond/cli", Body=b"cli")["ETag"]
+    code, _, err = aws("delete-object", "--bucket", BUCKET, "--key", "cond/cli", "--if-match", '"0123"')
+    assert code != 0 and "PreconditionFailed" in err
+    code, _, err = aws("delete-object", "--bucket", BUCKET, "--key", "cond/cli", "--if-match", etag)
+    assert code == 0, err
+    code, out, err = aws("delete-objects", "--bucket", BUCKET, "--delete",
+                         json.dumps({"Objects": [{"Key": "cond/cli", "ETag": etag}]}))
+    assert code == 0 and json.loads(out)["Errors"][0]["Code"] == "NoSuchKey", err

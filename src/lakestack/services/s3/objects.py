@@ -338,20 +338,37 @@ class Objects:
             if not write.committed:
                 self.store.discard(spooled.path)
 
-    def delete(self, account_id: str, bucket: str, key: str) -> None:
-        """DeleteObject: 204 whether or not the key existed."""
+    def delete(self, account_id: str, bucket: str, key: str, if_match: str | None = None) -> None:
+        """DeleteObject: 204 whether or not the key existed, unless an If-Match condition fails."""
         self.buckets.require(account_id, bucket)
-        self.delete_keys(bucket, [key])
+        failed = self.delete_keys(bucket, [key], {key: if_match} if if_match is not None else None)
+        if failed:
+            raise failed[key]
 
-    def delete_keys(self, bucket: str, key_list: list[str]) -> None:
-        """Remove rows in one transaction, then their files (pruning emptied directories)."""
+    def delete_keys(self, bucket: str, key_list: list[str],
+                    if_match: dict[str, str] | None = None) -> dict[str, AwsError]:
+        """Remove rows in one transaction, then their files (pruning emptied directories).
+
+        `if_match` holds S3's conditional deletes, {key: ETag or "*"}: a key whose object is
+        missing (NoSuchKey) or has another ETag (PreconditionFailed) is kept, and its error
+        returned. https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html
+        """
         store = self.store
+        failed: dict[str, AwsError] = {}
         with store.key_locks(bucket, key_list), store.layout_lock(bucket):
             removed: list[tuple[str, int]] = []
             with store.transaction() as db:
                 for key in dict.fromkeys(key_list):
-                    row = db.execute("SELECT path FROM objects WHERE bucket = ? AND key = ?",
+                    row = db.execute("SELECT path, etag FROM objects WHERE bucket = ? AND key = ?",
                                      (bucket, key)).fetchone()
+                    condition = if_match.get(key) if if_match else None
+                    if condition is not None:
+                        if row is None:
+                            failed[key] = errors.no_such_key(key)
+                            continue
+                        if not conditions.etag_matches(condition, row["etag"]):
+                            failed[key] = errors.precondition_failed("If-Match")
+                            continue
                     if row is None:
                         continue
                     db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
@@ -360,6 +377,7 @@ class Objects:
                 file = store.abspath(path)
                 store.remove_file(file, store.bucket_dir(bucket))
                 store.settle(file.parent, pending_id)
+        return failed
 
     # -- copying -----------------------------------------------------------------------
 

@@ -195,7 +195,7 @@ class S3Provider(Provider):
         return output
 
     def delete_object(self, ctx, params):
-        self.objects.delete(ctx.account_id, params["Bucket"], params["Key"])
+        self.objects.delete(ctx.account_id, params["Bucket"], params["Key"], params.get("IfMatch"))
         self.notifications.object_removed(ctx, params["Bucket"], params["Key"])
         return {}
 
@@ -206,7 +206,7 @@ class S3Provider(Provider):
         items = request.get("Objects") or []
         if not items or len(items) > 1000:
             raise errors.malformed_xml()
-        deleted, failed, to_delete = [], [], []
+        failed, to_delete, if_match = [], [], {}
         for item in items:
             key = item.get("Key")
             if key is None:
@@ -215,10 +215,18 @@ class S3Provider(Provider):
                 failed.append({"Key": key, "Code": "KeyTooLongError", "Message": "Your key is too long"})
                 continue
             to_delete.append(key)
-            deleted.append({"Key": key})
-        self.objects.delete_keys(bucket, to_delete)
+            if item.get("ETag") is not None:  # a conditional delete of this key
+                if_match[key] = item["ETag"]
+        refused = self.objects.delete_keys(bucket, to_delete, if_match)
+        deleted = []
         for key in to_delete:
-            self.notifications.object_removed(ctx, bucket, key)
+            if key in refused:
+                failed.append({"Key": key, "Code": refused[key].code, "Message": refused[key].message})
+            else:
+                deleted.append({"Key": key})
+        for key in to_delete:
+            if key not in refused:
+                self.notifications.object_removed(ctx, bucket, key)
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
     def copy_object(self, ctx, params):
