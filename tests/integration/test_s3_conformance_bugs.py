@@ -203,3 +203,21 @@ def test_delete_object_if_match_from_the_cli(s3, aws):
     code, out, err = aws("delete-objects", "--bucket", BUCKET, "--delete",
                          json.dumps({"Objects": [{"Key": "cond/cli", "ETag": etag}]}))
     assert code == 0 and json.loads(out)["Errors"][0]["Code"] == "NoSuchKey", err
+
+
+# 6. If-None-Match: <etag> was 501 on PutObject but taken for "*" (412) on CompleteMultipartUpload.
+def test_if_none_match_other_than_star_is_not_implemented_on_every_write(s3):
+    etag = s3.put_object(Bucket=BUCKET, Key="cond/none-match", Body=b"x")["ETag"]
+    assert code_and_status(s3.put_object, Bucket=BUCKET, Key="cond/none-match", Body=b"y", IfNoneMatch=etag) == (
+        "NotImplemented", 501)
+    upload_id, parts = _multipart(s3, "cond/none-match", b"mpu")
+    response = error_of(s3.complete_multipart_upload, Bucket=BUCKET, Key="cond/none-match", UploadId=upload_id,
+                        MultipartUpload={"Parts": parts}, IfNoneMatch=etag)
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == ("NotImplemented", 501)
+    assert response["Error"]["Header"] == "If-None-Match"
+    # "*" still means "only if absent"; the upload is still there to complete.
+    assert code_and_status(s3.complete_multipart_upload, Bucket=BUCKET, Key="cond/none-match", UploadId=upload_id,
+                           MultipartUpload={"Parts": parts}, IfNoneMatch="*") == ("PreconditionFailed", 412)
+    s3.complete_multipart_upload(Bucket=BUCKET, Key="cond/none-match", UploadId=upload_id,
+                                 MultipartUpload={"Parts": parts})
+    assert s3.get_object(Bucket=BUCKET, Key="cond/none-match")["Body"].read() == b"mpu"

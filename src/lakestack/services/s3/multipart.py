@@ -217,6 +217,7 @@ class Multipart:
             if error.code == "NoSuchUpload" and (done := self._completed(bucket, key, params.get("UploadId"))):
                 return done
             raise
+        objects.check_write_conditions(params)
         requested = (params.get("MultipartUpload") or {}).get("Parts") or []
         if not requested:
             raise errors.malformed_xml()

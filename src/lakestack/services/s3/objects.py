@@ -313,7 +313,7 @@ class Objects:
         check_key(key)
         metadata = check_metadata(params.get("Metadata"))
         headers = stored_headers(params)
-        _check_write_conditions(params)
+        check_write_conditions(params)
         spooled = spool.receive_checked(incoming, params, self.store.new_temp(), MAX_PUT_SIZE)
         record = ObjectRecord(
             bucket, key, spooled.size, f'"{spooled.md5_hex}"', now(), headers, metadata,
@@ -401,7 +401,7 @@ class Objects:
                         headers[name] = params[name]
                 if headers.get("StorageClass") == "STANDARD":
                     del headers["StorageClass"]
-            _check_write_conditions(params)
+            check_write_conditions(params)
             algorithm = checksums.normalize_algorithm(params.get("ChecksumAlgorithm")) or source.checksum_algorithm
             reuse = (algorithm == source.checksum_algorithm and source.checksum_type == "FULL_OBJECT"
                      and source.checksum_value is not None)
@@ -434,8 +434,10 @@ def _changes_attributes(params: dict, source: ObjectRecord) -> bool:
     )
 
 
-def _check_write_conditions(params: dict) -> None:
-    """Conditional writes support `If-None-Match: *` and `If-Match: <etag>` only."""
+def check_write_conditions(params: dict) -> None:
+    """Conditional writes (PutObject, CopyObject, CompleteMultipartUpload) support
+    `If-None-Match: *` and `If-Match: <etag>` only; S3 answers another If-None-Match 501.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html"""
     none_match = params.get("IfNoneMatch")
     if none_match is not None and none_match.strip() != "*":
         raise AwsError("NotImplemented", "A header you provided implies functionality that is not implemented",
