@@ -1,6 +1,8 @@
 """Regression tests for the bugs Ceph's s3-tests found (issue 11), each against a real server
 through boto3 (and the AWS CLI where natural), with AWS's answer as the expectation."""
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -62,7 +64,8 @@ def test_empty_signing_region_is_verified_not_a_500(stack):
 
 def _multipart(s3, key: str, data: bytes, **create) -> tuple[str, list[dict]]:
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=key, **create)["UploadId"]
-    part = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=1, Body=data)
+    algorithm = {"ChecksumAlgorithm": create["ChecksumAlgorithm"]} if "ChecksumAlgorithm" in create else {}
+    part = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=1, Body=data, **algorithm)
     return upload_id, [{"PartNumber": 1, "ETag": part["ETag"],
                         **{k: v for k, v in part.items() if k.startswith("Checksum")}}]
 
@@ -221,3 +224,44 @@ def test_if_none_match_other_than_star_is_not_implemented_on_every_write(s3):
     s3.complete_multipart_upload(Bucket=BUCKET, Key="cond/none-match", UploadId=upload_id,
                                  MultipartUpload={"Parts": parts})
     assert s3.get_object(Bucket=BUCKET, Key="cond/none-match")["Body"].read() == b"mpu"
+
+
+# 7. CompleteMultipartUpload accepted a wrong whole-object checksum.
+def _sha256_b64(*chunks: bytes) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def test_complete_multipart_upload_verifies_the_whole_object_checksum(s3):
+    data = b"A" * 1024
+    # A COMPOSITE SHA256 upload: "bad" is BadDigest, with or without the parts' checksums.
+    for with_part_checksums in (True, False):
+        upload_id, parts = _multipart(s3, "sum/composite", data, ChecksumAlgorithm="SHA256")
+        if not with_part_checksums:
+            parts = [{"PartNumber": 1, "ETag": parts[0]["ETag"]}]
+        assert code_and_status(s3.complete_multipart_upload, Bucket=BUCKET, Key="sum/composite",
+                               UploadId=upload_id, ChecksumSHA256="bad",
+                               MultipartUpload={"Parts": parts}) == ("BadDigest", 400)
+    composite = base64.b64encode(hashlib.sha256(base64.b64decode(_sha256_b64(data))).digest()).decode() + "-1"
+    done = s3.complete_multipart_upload(Bucket=BUCKET, Key="sum/composite", UploadId=upload_id,
+                                        ChecksumSHA256=composite, MultipartUpload={"Parts": parts})
+    assert done["ChecksumSHA256"] == composite
+    # A FULL_OBJECT CRC32 upload.
+    upload_id, parts = _multipart(s3, "sum/full", data, ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")
+    assert code_and_status(s3.complete_multipart_upload, Bucket=BUCKET, Key="sum/full", UploadId=upload_id,
+                           ChecksumCRC32="AAAAAA==", ChecksumType="FULL_OBJECT",
+                           MultipartUpload={"Parts": parts}) == ("BadDigest", 400)
+    # Another algorithm than the upload's.
+    assert code_and_status(s3.complete_multipart_upload, Bucket=BUCKET, Key="sum/full", UploadId=upload_id,
+                           ChecksumSHA256=_sha256_b64(data), MultipartUpload={"Parts": parts}) == (
+        "InvalidRequest", 400)
+    # An upload without a checksum: the whole object's checksum is still verified, and kept.
+    upload_id, parts = _multipart(s3, "sum/none", data)
+    assert code_and_status(s3.complete_multipart_upload, Bucket=BUCKET, Key="sum/none", UploadId=upload_id,
+                           ChecksumSHA256="bad", MultipartUpload={"Parts": parts}) == ("BadDigest", 400)
+    s3.complete_multipart_upload(Bucket=BUCKET, Key="sum/none", UploadId=upload_id,
+                                 ChecksumSHA256=_sha256_b64(data), MultipartUpload={"Parts": parts})
+    head = s3.head_object(Bucket=BUCKET, Key="sum/none", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == _sha256_b64(data) and head["ContentLength"] == len(data)

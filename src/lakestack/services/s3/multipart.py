@@ -225,6 +225,13 @@ class Multipart:
             "SELECT part_number, size, etag, checksum_value, path FROM parts WHERE upload_id = ?",
             (upload.upload_id,))}
         algorithm = upload.checksum_algorithm
+        # The whole object's checksum, when the client sends one, is verified (BadDigest).
+        whole_member = next((m for m in checksums.ALL_MEMBERS if params.get(m) is not None), None)
+        whole = params[whole_member] if whole_member else None
+        whole_algorithm = whole_member[len("Checksum"):] if whole_member else None
+        if algorithm and whole_algorithm and whole_algorithm != algorithm:
+            raise errors.invalid_request(f"Checksum Type mismatch occurred, expected checksum Type: "
+                                         f"{algorithm.lower()}, actual checksum Type: {whole_algorithm.lower()}")
         # S3 checks the order first, then each part, then the sizes.
         previous = 0
         for part in requested:
@@ -242,7 +249,7 @@ class Multipart:
                 raise errors.invalid_part(upload.upload_id, number, part["ETag"])
             if algorithm:
                 given = part.get(checksums.member(algorithm))
-                if given is None and upload.checksum_type == "COMPOSITE":
+                if given is None and upload.checksum_type == "COMPOSITE" and whole is None:
                     raise errors.invalid_request(
                         f"The upload was created using a {algorithm.lower()} checksum. The complete request must "
                         f"include the checksum for each part. It was missing for part {number} in the request.")
@@ -256,7 +263,14 @@ class Multipart:
         if params.get("MpuObjectSize") is not None and params["MpuObjectSize"] != total:
             raise errors.invalid_request(f"The provided 'x-amz-mp-object-size' header value "
                                          f"{params['MpuObjectSize']} does not match what was computed: {total}")
+        composite = None
+        if algorithm and upload.checksum_type == "COMPOSITE":
+            composite = checksums.composite(algorithm, [row["checksum_value"] for row in chosen])
+            if whole is not None and whole not in (composite, composite.rpartition("-")[0]):
+                raise errors.bad_digest_checksum(algorithm)
         full_object = algorithm if upload.checksum_type == "FULL_OBJECT" else None
+        if algorithm is None and whole_algorithm:
+            full_object = checksums.normalize_algorithm(whole_algorithm)  # verified over the object, and kept
         spooled = spool.concatenate([self.store.abspath(row["path"]) for row in chosen], self.store.new_temp(),
                                     full_object)
         record = ObjectRecord(
@@ -265,15 +279,13 @@ class Multipart:
             parts=[row["size"] for row in chosen],
         )
         if full_object:
-            expected = params.get(checksums.member(algorithm))
-            if expected is not None and expected != spooled.checksum:
+            if whole is not None and whole != spooled.checksum:
                 self.store.discard(spooled.path)
-                raise errors.bad_digest_checksum(algorithm)
+                raise errors.bad_digest_checksum(full_object)
             record.checksum_algorithm, record.checksum_value, record.checksum_type = (
-                algorithm, spooled.checksum, "FULL_OBJECT")
-        elif algorithm:
-            record.checksum_algorithm, record.checksum_type = algorithm, "COMPOSITE"
-            record.checksum_value = checksums.composite(algorithm, [row["checksum_value"] for row in chosen])
+                full_object, spooled.checksum, "FULL_OBJECT")
+        elif composite:
+            record.checksum_algorithm, record.checksum_type, record.checksum_value = algorithm, "COMPOSITE", composite
 
         def finish_upload(db):
             if db.execute("DELETE FROM uploads WHERE upload_id = ?", (upload.upload_id,)).rowcount == 0:
