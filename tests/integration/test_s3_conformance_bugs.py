@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
+from botocore import UNSIGNED
+from botocore.config import Config
 from helpers import error_of
 
 import lakestack
@@ -265,3 +268,18 @@ def test_complete_multipart_upload_verifies_the_whole_object_checksum(s3):
                                  ChecksumSHA256=_sha256_b64(data), MultipartUpload={"Parts": parts})
     head = s3.head_object(Bucket=BUCKET, Key="sum/none", ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"] == _sha256_b64(data) and head["ContentLength"] == len(data)
+
+
+# 8. An anonymous request to a bucket that does not exist was 403; S3 answers 404 NoSuchBucket.
+def test_anonymous_request_to_a_missing_bucket_is_no_such_bucket(stack):
+    anonymous = stack.client("s3", config=Config(signature_version=UNSIGNED))
+    for call, kwargs in ((anonymous.list_objects_v2, {}), (anonymous.get_object, {"Key": "k"}),
+                         (anonymous.put_object, {"Key": "k", "Body": b"x"})):
+        response = error_of(call, Bucket="conformance-no-such-bucket", **kwargs)
+        assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+            "NoSuchBucket", 404), call
+    # An existing bucket is still denied to anonymous callers.
+    assert code_and_status(anonymous.list_objects_v2, Bucket=BUCKET) == ("AccessDenied", 403)
+    assert code_and_status(anonymous.create_bucket, Bucket="conformance-anonymous") == ("AccessDenied", 403)
+    response = requests.get(f"{stack.endpoint_url}/conformance-no-such-bucket/key", timeout=10)
+    assert response.status_code == 404 and b"<Code>NoSuchBucket</Code>" in response.content

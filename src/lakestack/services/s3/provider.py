@@ -80,6 +80,11 @@ class S3Provider(Provider):
         self.store.close()
 
     def authorization(self, ctx, params):
+        if ctx.principal is None and ctx.operation != "CreateBucket":
+            # An anonymous caller learns that a bucket does not exist (404) before it is denied.
+            bucket = params.get("Bucket")
+            if bucket and self.buckets.get(bucket) is None:
+                raise errors.no_such_bucket(bucket)
         checks = super().authorization(ctx, params)
         if ctx.operation in ("CopyObject", "UploadPartCopy") and params.get("CopySource"):
             try:
