@@ -22,7 +22,9 @@ answering; moto and MiniStack keep state in memory.
 
 MiniStack pins a botocore release our lock does not allow, so it runs from its own venv,
 `.venv-ministack`, created here on first use from requirements/ministack.lock (hashed).
-The servers run one at a time, each as a subprocess.
+The three servers run side by side, each as a subprocess (idle, each uses no CPU), and each
+operation's rounds go to them in turn, so that a change in the machine's load (other jobs
+share its two cores) meets every server alike.
 """
 
 from __future__ import annotations
@@ -151,36 +153,59 @@ def cpu_seconds(process: psutil.Process) -> tuple[float, float]:
     return user, system
 
 
-def measure(label: str, endpoint: str, key: str, secret: str, pid: int, args) -> dict[str, tuple]:
-    """{operation: (best server CPU ms per request, its user ms, its system ms, requests/s)}."""
-    server = psutil.Process(pid)
-    ops = operations(endpoint, key, secret)
-    time.sleep(0.5)
-    before = sum(cpu_seconds(server))
-    time.sleep(2)
-    idle = (sum(cpu_seconds(server)) - before) / 2
-    results = {}
-    for name, one in ops.items():
-        if args.ops and not any(word.lower() in name.lower() for word in args.ops.split(",")):
-            continue
-        for i in range(args.warmup):
+class Server:
+    """One server under test: its process and its operations."""
+
+    def __init__(self, label: str, endpoint: str, key: str, secret: str, pid: int, args):
+        self.label = label
+        self.process = psutil.Process(pid)
+        self.ops = operations(endpoint, key, secret)
+        self.rounds: dict[str, list[tuple]] = {name: [] for name in self.ops}
+        self.args = args
+
+    def idle(self, seconds: float = 2.0) -> float:
+        """Fraction of a core the server uses doing nothing."""
+        before = sum(cpu_seconds(self.process))
+        time.sleep(seconds)
+        return (sum(cpu_seconds(self.process)) - before) / seconds
+
+    def warm_up(self, name: str) -> None:
+        for i in range(self.args.warmup):
+            self.ops[name](i)
+
+    def round(self, name: str) -> None:
+        """N requests: (CPU ms per request, user ms, system ms, requests/s) appended to `rounds`."""
+        one, n = self.ops[name], self.args.requests
+        (user0, system0), start = cpu_seconds(self.process), time.perf_counter()
+        for i in range(n):
             one(i)
-        rounds = []
-        for _ in range(args.rounds):
-            (user0, system0), start = cpu_seconds(server), time.perf_counter()
-            for i in range(args.requests):
-                one(i)
-            elapsed = time.perf_counter() - start
-            user, system = ((after - before) * 1000 / args.requests
-                            for after, before in zip(cpu_seconds(server), (user0, system0), strict=True))
-            rounds.append((user + system, user, system, args.requests / elapsed))
-        best = min(rounds)
-        results[name] = best
-        spread = " ".join(f"{r[0]:.3f}" for r in rounds)
-        print(f"  {label:<10} {name:<24} {best[0]:.3f} ms CPU/request (user {best[1]:.3f}, system {best[2]:.3f}; "
-              f"rounds {spread}), {best[3]:,.0f} req/s", flush=True)
-    print(f"  {label:<10} idle CPU {idle * 100:.1f}% of a core", flush=True)
-    return results
+        elapsed = time.perf_counter() - start
+        user, system = ((after - before) * 1000 / n
+                        for after, before in zip(cpu_seconds(self.process), (user0, system0), strict=True))
+        self.rounds[name].append((user + system, user, system, n / elapsed))
+
+    def best(self, name: str) -> tuple:
+        return min(self.rounds[name])
+
+
+def measure(servers: list[Server], args) -> None:
+    """Each operation: every server warmed up, then rounds taken in turn (the order rotating),
+    so that all servers meet the same machine load; the best round counts."""
+    for server in servers:
+        print(f"  {server.label:<10} idle CPU {server.idle() * 100:.1f}% of a core", flush=True)
+    for name, _ in OPERATIONS:
+        if args.ops and not any(w.strip().lower() in name.lower().replace(" ", "") for w in args.ops.split(",")):
+            continue
+        for server in servers:
+            server.warm_up(name)
+        for r in range(args.rounds):
+            for server in servers[r % len(servers):] + servers[:r % len(servers)]:
+                server.round(name)
+        for server in servers:
+            best = server.best(name)
+            spread = " ".join(f"{x[0]:.3f}" for x in server.rounds[name])
+            print(f"  {server.label:<10} {name:<24} {best[0]:.3f} ms CPU/request (user {best[1]:.3f}, system "
+                  f"{best[2]:.3f}; rounds {spread}), {best[3]:,.0f} req/s", flush=True)
 
 
 # --- MiniStack ---------------------------------------------------------------------------
@@ -246,18 +271,19 @@ def main() -> None:
     load = os.getloadavg()
     print(f"{args.rounds} × {args.requests} requests per operation after {args.warmup} warm-up, one boto3 client; "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
-    results: dict[str, dict] = {}
-
-    with lakestack_server() as (endpoint, root_key, root_secret, _home, pid):
-        key, secret = iam_user_key(endpoint, root_key, root_secret)
-        results["lakestack"] = measure("lakestack", endpoint, key, secret, pid, args)
-    if "moto" not in skip:
-        with moto_server() as (endpoint, key, secret, pid):
-            results["moto"] = measure("moto", endpoint, key, secret, pid, args)
-    if "ministack" not in skip:
-        with ministack_server() as (endpoint, root_key, root_secret, pid):
-            key, secret = iam_user_key(endpoint, root_key, root_secret)
-            results["ministack"] = measure("ministack", endpoint, key, secret, pid, args)
+    servers: list[Server] = []
+    with contextlib.ExitStack() as running:
+        endpoint, root_key, root_secret, _home, pid = running.enter_context(lakestack_server())
+        servers.append(Server("lakestack", endpoint, *iam_user_key(endpoint, root_key, root_secret), pid, args))
+        if "moto" not in skip:
+            endpoint, key, secret, pid = running.enter_context(moto_server())
+            servers.append(Server("moto", endpoint, key, secret, pid, args))
+        if "ministack" not in skip:
+            endpoint, root_key, root_secret, pid = running.enter_context(ministack_server())
+            servers.append(Server("ministack", endpoint, *iam_user_key(endpoint, root_key, root_secret), pid, args))
+        measure(servers, args)
+    results = {server.label: {name: server.best(name) for name in server.ops if server.rounds[name]}
+               for server in servers}
 
     peers = [name for name in results if name != "lakestack"]
     headers = ["server CPU ms/request", *results, "lakestack ÷ better peer", "target"]
