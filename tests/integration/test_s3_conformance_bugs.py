@@ -283,3 +283,30 @@ def test_anonymous_request_to_a_missing_bucket_is_no_such_bucket(stack):
     assert code_and_status(anonymous.create_bucket, Bucket="conformance-anonymous") == ("AccessDenied", 403)
     response = requests.get(f"{stack.endpoint_url}/conformance-no-such-bucket/key", timeout=10)
     assert response.status_code == 404 and b"<Code>NoSuchBucket</Code>" in response.content
+
+
+# 9. Non-ASCII user metadata came back mangled; Content-Encoding lost its spaces.
+def test_non_ascii_metadata_is_stored_as_text_and_returned_rfc_2047_encoded(s3, stack):
+    def set_unicode_metadata(params, **_):
+        params["headers"]["x-amz-meta-meta1"] = "Hello World\xe9"  # botocore sends it as UTF-8
+
+    raw = stack.client("s3")
+    raw.meta.events.register("before-call.s3.PutObject", set_unicode_metadata)
+    raw.put_object(Bucket=BUCKET, Key="meta/unicode", Body=b"bar")
+    # S3 decodes the value before storing and answers it RFC 2047-encoded (UsingMetadata.html).
+    encoded = "=?UTF-8?B?" + base64.b64encode("Hello World\xe9".encode()).decode() + "?="
+    assert s3.head_object(Bucket=BUCKET, Key="meta/unicode")["Metadata"] == {"meta1": encoded}
+    assert s3.get_object(Bucket=BUCKET, Key="meta/unicode")["Metadata"] == {"meta1": encoded}
+    # An RFC 2047-encoded value is decoded the same way; ASCII values are untouched.
+    s3.put_object(Bucket=BUCKET, Key="meta/encoded", Body=b"x", Metadata={"meta1": encoded, "plain": "ascii"})
+    assert s3.head_object(Bucket=BUCKET, Key="meta/encoded")["Metadata"] == {"meta1": encoded, "plain": "ascii"}
+    # A copy keeps the text.
+    s3.copy_object(Bucket=BUCKET, Key="meta/copy", CopySource=f"{BUCKET}/meta/unicode")
+    assert s3.head_object(Bucket=BUCKET, Key="meta/copy")["Metadata"] == {"meta1": encoded}
+
+
+def test_content_encoding_is_kept_as_sent_without_aws_chunked(s3):
+    for sent, kept in (("deflate, gzip", "deflate, gzip"), ("gzip, aws-chunked", "gzip"),
+                       ("aws-chunked, gzip", "gzip"), ("aws-chunked", None), ("aws-chunked, aws-chunked", None)):
+        s3.put_object(Bucket=BUCKET, Key="encoding", Body=b"x", ContentEncoding=sent)
+        assert s3.head_object(Bucket=BUCKET, Key="encoding").get("ContentEncoding") == kept, sent

@@ -9,6 +9,7 @@ import pytest
 
 from lakestack.aws.errors import AwsError
 from lakestack.services.s3 import checksums, conditions, ranges
+from lakestack.services.s3.objects import metadata_text
 
 UTC = dt.UTC
 
@@ -144,3 +145,15 @@ def test_multipart_etag_and_composite_checksum():
     crcs = [b64(zlib.crc32(p).to_bytes(4, "big")) for p in parts]
     inner = zlib.crc32(b"".join(base64.b64decode(c) for c in crcs)).to_bytes(4, "big")
     assert checksums.composite("CRC32", crcs) == f"{b64(inner)}-2"
+
+
+@pytest.mark.parametrize("received,text", [
+    ("Hello World\xc3\xa9", "Hello World\xe9"),  # UTF-8 bytes on the wire, read as latin-1 by the gateway
+    ("Hello World\xe9", "Hello World\xe9"),  # a lone latin-1 byte is not UTF-8: taken as latin-1
+    ("=?UTF-8?B?SGVsbG8gV29ybGTDqQ==?=", "Hello World\xe9"),  # RFC 2047, as S3 answers it
+    ("=?ISO-8859-1?Q?caf=E9?=", "caf\xe9"),
+    ("plain ascii =? not encoded", "plain ascii =? not encoded"),
+    ("\u2713 from another service", "\u2713 from another service"),
+])
+def test_user_metadata_text(received, text):
+    assert metadata_text(received) == text

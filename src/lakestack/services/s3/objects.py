@@ -3,7 +3,10 @@ of the store's durable write path (store.py) and the key → file layout (keys.p
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import email.errors
+import email.header
 import json
 import logging
 import os
@@ -104,10 +107,12 @@ def stored_headers(params: dict) -> dict[str, str]:
     headers = {m: params[m] for m in HEADER_COLUMNS if params.get(m) is not None}
     encoding = headers.get("ContentEncoding")
     if encoding is not None:
-        # aws-chunked describes this request's framing, not the object.
-        kept = [e.strip() for e in encoding.split(",") if e.strip() and e.strip() != "aws-chunked"]
-        if kept:
-            headers["ContentEncoding"] = ",".join(kept)
+        # aws-chunked describes this request's framing, not the object; the rest is kept as
+        # sent ("deflate, gzip" stays "deflate, gzip").
+        if "aws-chunked" in encoding:
+            encoding = ",".join(e for e in encoding.split(",") if e.strip() not in ("", "aws-chunked")).strip()
+        if encoding:
+            headers["ContentEncoding"] = encoding
         else:
             del headers["ContentEncoding"]
     if "Expires" in headers:
@@ -136,8 +141,30 @@ def check_object_lock(params: dict) -> None:
         raise errors.invalid_request("Bucket is missing Object Lock Configuration")
 
 
+def metadata_text(value: str) -> str:
+    """A user metadata value as the text S3 stores. Headers arrive decoded as latin-1, so the
+    UTF-8 bytes clients send (botocore does) are read again as UTF-8; RFC 2047 encoded-words
+    are decoded, as S3 does before storing (UsingMetadata.html, "user-defined metadata")."""
+    if value.isascii():
+        if "=?" not in value:
+            return value
+        try:
+            return str(email.header.make_header(email.header.decode_header(value)))
+        except (LookupError, ValueError, email.errors.HeaderParseError):
+            return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value  # already text (a call from another service), or latin-1 bytes
+
+
+def _rfc2047(value: str) -> str:
+    """S3 answers a non-ASCII metadata value RFC 2047-encoded, as UTF-8 in base64."""
+    return f"=?UTF-8?B?{base64.b64encode(value.encode('utf-8')).decode()}?="
+
+
 def check_metadata(metadata: dict | None) -> dict[str, str]:
-    metadata = {k.lower(): v for k, v in (metadata or {}).items()}
+    metadata = {k.lower(): metadata_text(v) for k, v in (metadata or {}).items()}
     size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())
     if size > MAX_METADATA_BYTES:
         raise errors.metadata_too_large(size)
@@ -155,7 +182,7 @@ def describe(record: ObjectRecord, checksum_mode: bool = False) -> dict:
     }
     out.update(record.headers)
     if record.metadata:
-        out["Metadata"] = dict(record.metadata)
+        out["Metadata"] = {k: v if v.isascii() else _rfc2047(v) for k, v in record.metadata.items()}
     if checksum_mode:
         out.update(checksum_fields(record))
     return out
