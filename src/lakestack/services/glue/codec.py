@@ -43,6 +43,8 @@ def dumps(value: Any) -> str:
 def loads(text: str | None) -> Any:
     if text is None:
         return None
+    if _TS not in text and _BLOB not in text:
+        return json.loads(text)  # nothing tagged: no per-object hook (GetTable's common case)
     return json.loads(text, object_hook=_hook)
 
 
