@@ -3,6 +3,7 @@
 # Each target creates .venv and installs exactly the lock (requirements/*.lock) when needed.
 # make lock        — re-resolve the locks to the newest releases pyproject.toml allows
 # make test-latest — the suite in a throwaway venv on the newest releases (run before `make lock`)
+# make s3-conformance — Ceph's s3-tests (../shared/s3-tests, or S3TESTS_DIR) against a lakestack it starts; prints the score
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,6 +16,7 @@ COMPILE = $(BIN)/uv pip compile -q --universal --python-version 3.11 --generate-
           pyproject.toml requirements/tools.in
 
 .PHONY: install demo test test-latest lock unit integration bench lint docs clean
+.PHONY: s3-conformance
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +64,9 @@ bench: $(BENCH_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+
+s3-conformance: $(STAMP)
+	$(BIN)/python conformance/s3/run.py $(S3_CONFORMANCE_ARGS)  # creates .venv-s3tests from requirements/s3tests.lock on first use
 
 docs: $(STAMP)
 	$(BIN)/python -m lakestack.coverage > docs/coverage.md
