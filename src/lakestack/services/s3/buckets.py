@@ -67,6 +67,7 @@ class Bucket:
     region: str
     created: float
     tags: list[dict] | None = field(default=None)
+    versioning: str | None = None  # None (never enabled), "Enabled" or "Suspended"
 
     @property
     def creation_date(self) -> dt.datetime:
@@ -81,9 +82,9 @@ class Buckets:
     def __init__(self, store: S3Store):
         self.store = store
         self._cache: dict[str, Bucket] = {}
-        for row in store.db.query("SELECT name, account_id, region, created, tags FROM buckets"):
+        for row in store.db.query("SELECT name, account_id, region, created, tags, versioning FROM buckets"):
             self._cache[row["name"]] = Bucket(row["name"], row["account_id"], row["region"], row["created"],
-                                              json.loads(row["tags"]) if row["tags"] else None)
+                                              json.loads(row["tags"]) if row["tags"] else None, row["versioning"])
 
     def get(self, name: str) -> Bucket | None:
         return self._cache.get(name)
@@ -153,7 +154,8 @@ class Buckets:
         bucket = self.require(account_id, name)
         with self.store.layout_lock(name):
             with self.store.transaction() as db:
-                if db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+                if (db.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone()
+                        or db.execute("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1", (name,)).fetchone()):
                     raise errors.bucket_not_empty(name)
                 uploads = [r[0] for r in db.execute("SELECT upload_id FROM uploads WHERE bucket = ?", (name,))]
                 db.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
@@ -215,6 +217,20 @@ class Buckets:
     def delete_tags(self, account_id: str, name: str) -> None:
         self.require(account_id, name)
         self._set_tags(name, None)
+
+    # -- versioning ----------------------------------------------------------------------
+
+    def set_versioning(self, account_id: str, name: str, status: str) -> None:
+        """PutBucketVersioning's Status. Under the bucket's layout lock, which every object write
+        holds while it commits, so a write sees the status before or after, never half of it."""
+        self.require(account_id, name)
+        with self.store.layout_lock(name):
+            bucket = self._cache.get(name)
+            if bucket is None:
+                raise errors.no_such_bucket(name)
+            with self.store.transaction() as db:
+                db.execute("UPDATE buckets SET versioning = ? WHERE name = ?", (status, name))
+            bucket.versioning = status
 
     def _set_tags(self, name: str, tags: list[dict] | None) -> None:
         with self.store.transaction() as db:

@@ -163,8 +163,8 @@ class Multipart:
     def upload_part_copy(self, account_id: str, bucket: str, key: str, params: dict) -> dict:
         number = part_number(params.get("PartNumber"))
         upload = self.require(account_id, bucket, key, params.get("UploadId"))
-        src_bucket, src_key = objects.parse_copy_source(params["CopySource"])
-        source, file = self.objects.open(account_id, src_bucket, src_key)
+        src_bucket, src_key, src_version = objects.parse_copy_source(params["CopySource"])
+        source, file = self.objects.open_source(account_id, src_bucket, src_key, src_version)
         try:
             conditions.check_copy_source(params, source.etag, source.last_modified)
             first, last = 0, source.size - 1
@@ -179,7 +179,10 @@ class Multipart:
         result = {"ETag": etag, "LastModified": dt.datetime.fromtimestamp(modified, dt.UTC)}
         if spooled.checksum:
             result[checksums.member(upload.checksum_algorithm)] = spooled.checksum
-        return {"CopyPartResult": result, "ServerSideEncryption": "AES256"}
+        out = {"CopyPartResult": result, "ServerSideEncryption": "AES256"}
+        if source.version_id not in (None, "null"):
+            out["CopySourceVersionId"] = source.version_id
+        return out
 
     def _commit_part(self, upload: Upload, number: int, spooled: spool.Spooled, etag: str,
                      checksum_value: str | None) -> float:

@@ -206,9 +206,12 @@ class Notifications:
         if bucket_name in self._targets:
             self._emit(ctx, bucket_name, f"ObjectCreated:{how}", key, {"size": size, "eTag": etag.strip('"')})
 
-    def object_removed(self, ctx, bucket_name: str, key: str) -> None:
+    def object_removed(self, ctx, bucket_name: str, key: str, version_id: str | None = None,
+                       marker_created: bool = False) -> None:
+        """A delete: of an object or a version, or one that made a delete marker (versioning.py)."""
         if bucket_name in self._targets:
-            self._emit(ctx, bucket_name, "ObjectRemoved:Delete", key, {})
+            event = "ObjectRemoved:DeleteMarkerCreated" if marker_created else "ObjectRemoved:Delete"
+            self._emit(ctx, bucket_name, event, key, {"versionId": version_id} if version_id else {})
 
     def _emit(self, ctx, bucket_name: str, event_name: str, key: str, details: dict) -> None:
         bucket = self._bucket(bucket_name)

@@ -42,7 +42,7 @@ HEADER_COLUMNS = {
     "StorageClass": "storage_class",
 }
 COLUMNS = ("bucket, key, size, etag, last_modified, " + ", ".join(HEADER_COLUMNS.values())
-           + ", metadata, checksum_algorithm, checksum_value, checksum_type, parts, lake, path")
+           + ", metadata, checksum_algorithm, checksum_value, checksum_type, parts, lake, path, version_id")
 _UPSERT = (f"INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES ("
            + ", ".join("?" * len(COLUMNS.split(", "))) + ")")
 # GetObject's response-* query parameters → the response header member they replace.
@@ -71,6 +71,7 @@ class ObjectRecord:
     parts: list[int] | None = None  # part sizes, for multipart objects
     lake: bool = False
     path: str = ""
+    version_id: str | None = None  # None: written with versioning never enabled (see versioning.py)
 
     @classmethod
     def from_row(cls, row) -> ObjectRecord:
@@ -80,7 +81,7 @@ class ObjectRecord:
             json.loads(row["metadata"]) if row["metadata"] else {},
             row["checksum_algorithm"], row["checksum_value"], row["checksum_type"],
             json.loads(row["parts"]) if row["parts"] else None,
-            bool(row["lake"]), row["path"],
+            bool(row["lake"]), row["path"], row["version_id"],
         )
 
     def row_values(self) -> tuple:
@@ -90,7 +91,7 @@ class ObjectRecord:
             json.dumps(self.metadata) if self.metadata else None,
             self.checksum_algorithm, self.checksum_value, self.checksum_type,
             json.dumps(self.parts) if self.parts else None,
-            int(self.lake), self.path,
+            int(self.lake), self.path, self.version_id,
         )
 
     @property
@@ -181,6 +182,8 @@ def describe(record: ObjectRecord, checksum_mode: bool = False) -> dict:
         "ServerSideEncryption": "AES256",  # S3 encrypts every object at rest by default
     }
     out.update(record.headers)
+    if record.version_id is not None:
+        out["VersionId"] = record.version_id
     if record.metadata:
         out["Metadata"] = {k: v if v.isascii() else _rfc2047(v) for k, v in record.metadata.items()}
     if checksum_mode:
@@ -221,24 +224,45 @@ class FileBody:
         self._file.close()
 
 
-def parse_copy_source(value: str) -> tuple[str, str]:
-    """x-amz-copy-source: `bucket/key` or `/bucket/key`, URL-encoded, maybe `?versionId=…`."""
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    """x-amz-copy-source: `bucket/key` or `/bucket/key`, URL-encoded, maybe `?versionId=…`:
+    (bucket, key, version id or None)."""
     path, _, query = value.partition("?")
     path = unquote(path).lstrip("/")
     bucket, _, key = path.partition("/")
     if not bucket or not key:
         raise errors.invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
+    version = None
     if query:
         version = dict(p.partition("=")[::2] for p in query.split("&")).get("versionId")
-        if version not in (None, "null"):
-            raise errors.invalid_argument("Invalid version id specified", "x-amz-copy-source", value)
-    return bucket, key
+        if version is not None:
+            version = unquote(version)
+            if not valid_version_id(version):
+                raise errors.invalid_argument("Invalid version id specified", "x-amz-copy-source", value)
+    return bucket, key, version
+
+
+def valid_version_id(value: str) -> bool:
+    """The ids lakestack hands out (versioning.new_version_id), or "null"."""
+    return value == "null" or (len(value) == 32 and value.replace("-", "a").replace("_", "a").isalnum()
+                               and value.isascii())
+
+
+class VersioningChanged(AwsError):
+    """A write or delete found the bucket's versioning status other than when it chose its path:
+    it is redone on the other path (raised under the bucket's layout lock, before any change)."""
+
+    def __init__(self):
+        super().__init__("VersioningChanged", "the bucket's versioning status changed", 500)
 
 
 class Objects:
     def __init__(self, store: S3Store, buckets: Buckets):
+        from lakestack.services.s3.versioning import Versioning  # it builds on this module
+
         self.store = store
         self.buckets = buckets
+        self.versioning = Versioning(self)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -247,33 +271,41 @@ class Objects:
                                       (bucket, key))
         return ObjectRecord.from_row(row) if row is not None else None
 
-    def open(self, account_id: str, bucket: str, key: str, with_file: bool = True):
+    def open(self, account_id: str, bucket: str, key: str, with_file: bool = True, version_id: str | None = None):
         """(record, open file or None). Holding the key lock while reading the row and opening
-        the file means we never pair a new row with an old file (or a missing one)."""
-        self.buckets.require(account_id, bucket)
+        the file means we never pair a new row with an old file (or a missing one).
+        `version_id`: that version of the key instead of the current one (versioning.py)."""
+        found = self.buckets.require(account_id, bucket)
+        if version_id is not None:
+            return self.versioning.open(bucket, key, version_id, with_file)
         with self.store.key_lock(bucket, key):
             record = self.lookup(bucket, key)
             if record is None:
+                if found.versioning is not None:
+                    raise self.versioning.no_current_object(bucket, key)
                 raise errors.no_such_key(key)
-            file = None
-            if with_file:
-                try:
-                    file = open(self.store.abspath(record.path), "rb", buffering=0)
-                except FileNotFoundError:
-                    # The lake file was removed behind S3's back (the layout is open to other tools).
-                    log.warning("s3://%s/%s is indexed but its file %s is gone", bucket, key, record.path)
-                    raise errors.no_such_key(key) from None
-                size = os.fstat(file.fileno()).st_size
-                if size != record.size:
-                    log.warning("s3://%s/%s was changed outside S3 (%d bytes, indexed %d)", bucket, key, size,
-                                record.size)
-                    record.size = size
-                    record.checksum_value = None  # describes bytes that are no longer there
+            file = self.open_file(record) if with_file else None
         return record, file
+
+    def open_file(self, record: ObjectRecord):
+        """The record's file, opened under its key's lock."""
+        try:
+            file = open(self.store.abspath(record.path), "rb", buffering=0)
+        except FileNotFoundError:
+            # The lake file was removed behind S3's back (the layout is open to other tools).
+            log.warning("s3://%s/%s is indexed but its file %s is gone", record.bucket, record.key, record.path)
+            raise errors.no_such_key(record.key) from None
+        size = os.fstat(file.fileno()).st_size
+        if size != record.size:
+            log.warning("s3://%s/%s was changed outside S3 (%d bytes, indexed %d)", record.bucket, record.key, size,
+                        record.size)
+            record.size = size
+            record.checksum_value = None  # describes bytes that are no longer there
+        return file
 
     def read(self, account_id: str, bucket: str, key: str, params: dict, head: bool) -> tuple[dict, int]:
         """GetObject / HeadObject: (output, HTTP status)."""
-        record, file = self.open(account_id, bucket, key, with_file=not head)
+        record, file = self.open(account_id, bucket, key, with_file=not head, version_id=params.get("VersionId"))
         try:
             output, status, span = self._answer(record, params)
             if file is not None and span is not None:
@@ -358,9 +390,17 @@ class Objects:
         `in_transaction(db)`: more work that must commit atomically with the object row; it runs
         with the write's checks, so it may raise only before it changes anything.
         """
-        write = _ObjectWrite(self, record, spooled, conditions_from or {}, in_transaction)
+        bucket = self.buckets.get(record.bucket)
+        versioned = bucket is not None and bucket.versioning is not None
         try:
-            self.store.committer.submit(write)
+            while True:
+                kind = self.versioning.write if versioned else _ObjectWrite
+                write = kind(self, record, spooled, conditions_from or {}, in_transaction)
+                try:
+                    self.store.committer.submit(write)
+                    return
+                except VersioningChanged:
+                    versioned = not versioned
         finally:
             if not write.committed:
                 self.store.discard(spooled.path)
@@ -383,6 +423,9 @@ class Objects:
         store = self.store
         failed: dict[str, AwsError] = {}
         with store.key_locks(bucket, key_list), store.layout_lock(bucket):
+            found = self.buckets.get(bucket)
+            if found is not None and found.versioning is not None:
+                raise VersioningChanged()
             removed: list[tuple[str, int]] = []
             with store.transaction() as db:
                 for key in dict.fromkeys(key_list):
@@ -408,16 +451,27 @@ class Objects:
 
     # -- copying -----------------------------------------------------------------------
 
+    def open_source(self, account_id: str, bucket: str, key: str, version_id: str | None):
+        """A copy's source (CopyObject, UploadPartCopy): a delete marker cannot be one."""
+        try:
+            return self.open(account_id, bucket, key, version_id=version_id)
+        except AwsError as error:
+            if error.code == "MethodNotAllowed":
+                raise errors.invalid_request("The source of a copy request may not specifically refer to a delete "
+                                             "marker by version id.") from None
+            raise
+
     def copy(self, account_id: str, bucket: str, key: str, params: dict) -> tuple[ObjectRecord, ObjectRecord]:
         """CopyObject: (new record, source record)."""
         self.buckets.require(account_id, bucket)
         check_key(key)
-        src_bucket, src_key = parse_copy_source(params["CopySource"])
-        source, file = self.open(account_id, src_bucket, src_key)
+        src_bucket, src_key, src_version = parse_copy_source(params["CopySource"])
+        source, file = self.open_source(account_id, src_bucket, src_key, src_version)
         try:
             conditions.check_copy_source(params, source.etag, source.last_modified)
             replace = (params.get("MetadataDirective") or "COPY") == "REPLACE"
-            if (src_bucket, src_key) == (bucket, key) and not replace and not _changes_attributes(params, source):
+            if ((src_bucket, src_key) == (bucket, key) and src_version is None and not replace
+                    and not _changes_attributes(params, source)):
                 raise errors.copy_onto_itself()
             if replace:
                 headers, metadata = stored_headers(params), check_metadata(params.get("Metadata"))
@@ -495,8 +549,11 @@ class _ObjectWrite:
         bucket, key = self.bucket, self.key
         # Under the bucket's layout lock, where CreateBucket and DeleteBucket change the cache
         # too, the cache agrees with the table.
-        if self.objects.buckets.get(bucket) is None:
+        found = self.objects.buckets.get(bucket)
+        if found is None:
             raise errors.no_such_bucket(bucket)
+        if found.versioning is not None:
+            raise VersioningChanged()
         old = db.execute("SELECT path FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
         self.old_path = old["path"] if old is not None and old["path"] != self.record.path else None
         _check_existing(self.conditions_from, key, db, bucket)

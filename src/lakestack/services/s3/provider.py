@@ -17,9 +17,16 @@ from lakestack.services.s3 import acls, checksums, encryption, errors, listing, 
 from lakestack.services.s3.buckets import Buckets, check_bucket_options, owner
 from lakestack.services.s3.multipart import Multipart
 from lakestack.services.s3.notifications import Notifications
-from lakestack.services.s3.objects import Objects, check_object_lock, parse_copy_source
+from lakestack.services.s3.objects import (
+    Objects,
+    VersioningChanged,
+    check_object_lock,
+    parse_copy_source,
+    valid_version_id,
+)
 from lakestack.services.s3.spool import Incoming
 from lakestack.services.s3.store import S3Store
+from lakestack.services.s3.versioning import DeleteItem, check_version_id, is_null
 
 BUCKET = "arn:aws:s3:::{Bucket}"
 OBJECT = "arn:aws:s3:::{Bucket}/{Key}"
@@ -31,6 +38,9 @@ DRAIN_LIMIT = 8 << 20
 # other connection up for as long, so then they go back to worker threads.
 INLINE_SYNC_SECONDS = 0.001
 _INLINE_READS = frozenset({"GetObject", "HeadObject", "HeadBucket"})
+# The IAM action of an operation that names a version (?versionId=).
+_VERSION_ACTIONS = {"GetObject": "s3:GetObjectVersion", "HeadObject": "s3:GetObjectVersion",
+                    "DeleteObject": "s3:DeleteObjectVersion"}
 
 
 def _object_arn(bucket: str, key: str) -> str:
@@ -54,6 +64,9 @@ class S3Provider(Provider):
         "ListObjects": Action("s3:ListBucket", BUCKET),
         "ListObjectsV2": Action("s3:ListBucket", BUCKET),
         "ListMultipartUploads": Action("s3:ListBucketMultipartUploads", BUCKET),
+        "ListObjectVersions": Action("s3:ListBucketVersions", BUCKET),
+        "PutBucketVersioning": Action("s3:PutBucketVersioning", BUCKET),
+        "GetBucketVersioning": Action("s3:GetBucketVersioning", BUCKET),
         "GetObject": Action("s3:GetObject", OBJECT),
         "HeadObject": Action("s3:GetObject", OBJECT),
         "PutObject": Action("s3:PutObject", OBJECT),
@@ -88,16 +101,21 @@ class S3Provider(Provider):
         checks = super().authorization(ctx, params)
         if ctx.operation in ("CopyObject", "UploadPartCopy") and params.get("CopySource"):
             try:
-                src_bucket, src_key = parse_copy_source(params["CopySource"])
+                src_bucket, src_key, src_version = parse_copy_source(params["CopySource"])
             except Exception:  # malformed: the operation itself answers InvalidArgument
                 return checks
-            checks.append(("s3:GetObject", _object_arn(src_bucket, src_key)))
+            checks.append(("s3:GetObjectVersion" if src_version else "s3:GetObject", _object_arn(src_bucket, src_key)))
         elif ctx.operation == "DeleteObjects":
-            # Every key needs s3:DeleteObject (AWS reports a denied key in Errors; here it denies the call).
+            # Every key needs s3:DeleteObject, or s3:DeleteObjectVersion for a version (AWS reports a
+            # denied key in Errors; here it denies the call).
             bucket = params.get("Bucket", "")
             keys = (params.get("Delete") or {}).get("Objects") or []
-            checks = [("s3:DeleteObject", _object_arn(bucket, k)) for k in dict.fromkeys(
-                o.get("Key", "") for o in keys)] or [("s3:DeleteObject", f"arn:aws:s3:::{bucket}/*")]
+            checks = list(dict.fromkeys(
+                ("s3:DeleteObjectVersion" if o.get("VersionId") else "s3:DeleteObject", _object_arn(bucket, o.get("Key", "")))
+                for o in keys)) or [("s3:DeleteObject", f"arn:aws:s3:::{bucket}/*")]
+        elif params.get("VersionId") and ctx.operation in _VERSION_ACTIONS:
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/VersioningWorkingWithObjects.html
+            checks = [(_VERSION_ACTIONS[ctx.operation], resource) for _, resource in checks]
         return checks
 
     # -- buckets ---------------------------------------------------------------------------
@@ -148,6 +166,26 @@ class S3Provider(Provider):
         self.buckets.delete_tags(ctx.account_id, params["Bucket"])
         return {}
 
+    def put_bucket_versioning(self, ctx, params):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketVersioning.html"""
+        self.buckets.require(ctx.account_id, params["Bucket"])
+        config = params.get("VersioningConfiguration") or {}
+        status, mfa_delete = config.get("Status"), config.get("MFADelete")
+        if status not in ("Enabled", "Suspended") or mfa_delete not in (None, "Enabled", "Disabled"):
+            raise errors.malformed_xml()
+        if mfa_delete == "Enabled":
+            raise errors.not_implemented_feature("MFA delete", "MfaDelete")
+        self.buckets.set_versioning(ctx.account_id, params["Bucket"], status)
+        return {}
+
+    def get_bucket_versioning(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return {"Status": bucket.versioning} if bucket.versioning else {}
+
+    def list_object_versions(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return self.objects.versioning.list(bucket.name, params, owner(bucket.account_id))
+
     def put_bucket_notification_configuration(self, ctx, params):
         bucket = self.buckets.require(ctx.account_id, params["Bucket"])
         self.notifications.put(bucket, params.get("NotificationConfiguration") or {},
@@ -180,6 +218,8 @@ class S3Provider(Provider):
             record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Put")
         out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
+        if not is_null(record.version_id):  # S3 answers no version id for a null version
+            out["VersionId"] = record.version_id
         if record.checksum_value:
             out[checksums.member(record.checksum_algorithm)] = record.checksum_value
             out["ChecksumType"] = record.checksum_type
@@ -200,29 +240,49 @@ class S3Provider(Provider):
         return output
 
     def delete_object(self, ctx, params):
-        self.objects.delete(ctx.account_id, params["Bucket"], params["Key"], params.get("IfMatch"))
-        self.notifications.object_removed(ctx, params["Bucket"], params["Key"])
-        return {}
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        version_id = params.get("VersionId")
+        if version_id is None and bucket.versioning is None:
+            try:
+                self.objects.delete(ctx.account_id, params["Bucket"], params["Key"], params.get("IfMatch"))
+                self.notifications.object_removed(ctx, params["Bucket"], params["Key"])
+                return {}
+            except VersioningChanged:
+                pass
+        if version_id is not None:
+            check_version_id(version_id)
+        [result] = self.objects.versioning.delete(bucket.name, [DeleteItem(params["Key"], version_id,
+                                                                          params.get("IfMatch"))])
+        if isinstance(result, AwsError):
+            raise result
+        created = version_id is None and result.get("DeleteMarker")
+        self.notifications.object_removed(ctx, bucket.name, params["Key"], result.get("VersionId"), bool(created))
+        return result
 
     def delete_objects(self, ctx, params):
         bucket = params["Bucket"]
-        self.buckets.require(ctx.account_id, bucket)
+        found = self.buckets.require(ctx.account_id, bucket)
         request = params.get("Delete") or {}
         items = request.get("Objects") or []
         if not items or len(items) > 1000:
             raise errors.malformed_xml()
+        if any(item.get("Key") is None for item in items):
+            raise errors.malformed_xml()
+        if found.versioning is not None or any(item.get("VersionId") is not None for item in items):
+            return self._delete_versions(ctx, bucket, request, items)
         failed, to_delete, if_match = [], [], {}
         for item in items:
-            key = item.get("Key")
-            if key is None:
-                raise errors.malformed_xml()
+            key = item["Key"]
             if len(key.encode("utf-8", "surrogatepass")) > 1024:
                 failed.append({"Key": key, "Code": "KeyTooLongError", "Message": "Your key is too long"})
                 continue
             to_delete.append(key)
             if item.get("ETag") is not None:  # a conditional delete of this key
                 if_match[key] = item["ETag"]
-        refused = self.objects.delete_keys(bucket, to_delete, if_match)
+        try:
+            refused = self.objects.delete_keys(bucket, to_delete, if_match)
+        except VersioningChanged:
+            return self._delete_versions(ctx, bucket, request, items)
         deleted = []
         for key in to_delete:
             if key in refused:
@@ -234,6 +294,38 @@ class S3Provider(Provider):
                 self.notifications.object_removed(ctx, bucket, key)
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
+    def _delete_versions(self, ctx, bucket: str, request: dict, items: list[dict]) -> dict:
+        """DeleteObjects in a bucket with versioning, or naming versions."""
+        failed, todo = [], []
+        for item in items:
+            key, version_id = item["Key"], item.get("VersionId")
+            if len(key.encode("utf-8", "surrogatepass")) > 1024:
+                failed.append({"Key": key, "Code": "KeyTooLongError", "Message": "Your key is too long"})
+            elif version_id is not None and not valid_version_id(version_id):
+                failed.append({"Key": key, "VersionId": version_id, "Code": "NoSuchVersion",
+                               "Message": "The specified version does not exist."})
+            else:
+                todo.append(DeleteItem(key, version_id, item.get("ETag")))
+        deleted = []
+        for item, result in zip(todo, self.objects.versioning.delete(bucket, todo), strict=True):
+            if isinstance(result, AwsError):
+                error = {"Key": item.key, "Code": result.code, "Message": result.message}
+                if item.version_id is not None:
+                    error["VersionId"] = item.version_id
+                failed.append(error)
+                continue
+            entry = {"Key": item.key}
+            if item.version_id is not None:
+                entry["VersionId"] = item.version_id
+            if result.get("DeleteMarker"):
+                # A marker made by this delete, or the marker it deleted.
+                entry["DeleteMarker"] = True
+                entry["DeleteMarkerVersionId"] = result["VersionId"]
+            deleted.append(entry)
+            created = item.version_id is None and result.get("DeleteMarker")
+            self.notifications.object_removed(ctx, bucket, item.key, result.get("VersionId"), bool(created))
+        return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
+
     def copy_object(self, ctx, params):
         _check_write_options(ctx, params)
         record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
@@ -242,7 +334,12 @@ class S3Provider(Provider):
         if record.checksum_value:
             result[checksums.member(record.checksum_algorithm)] = record.checksum_value
             result["ChecksumType"] = record.checksum_type
-        return {"CopyObjectResult": result, "ServerSideEncryption": "AES256"}
+        out = {"CopyObjectResult": result, "ServerSideEncryption": "AES256"}
+        if not is_null(source.version_id):
+            out["CopySourceVersionId"] = source.version_id
+        if not is_null(record.version_id):
+            out["VersionId"] = record.version_id
+        return out
 
     def list_objects(self, ctx, params):
         bucket = self.buckets.require(ctx.account_id, params["Bucket"])
@@ -296,6 +393,8 @@ class S3Provider(Provider):
                                           "CompleteMultipartUpload")
         out = {"Location": _location(ctx, record.bucket, record.key), "Bucket": record.bucket, "Key": record.key,
                "ETag": record.etag, "ServerSideEncryption": "AES256"}
+        if not is_null(record.version_id):
+            out["VersionId"] = record.version_id
         if record.checksum_value:
             out[checksums.member(record.checksum_algorithm)] = record.checksum_value
             out["ChecksumType"] = record.checksum_type

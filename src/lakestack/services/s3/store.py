@@ -7,6 +7,12 @@ files (see keys.py for the layout). A write goes:
 2. one SQLite transaction: the new row plus a `pending_files(tmp → final)` row; commit;
 3. rename tmp onto final, fsync the directory; answer.
 
+In a bucket with versioning (versioning.py) a write may also keep the object it replaces: a
+`pending_files` row with op 'link' hard-links the current file to a fresh name under
+`s3-objects/<bucket>/versions/` before the new bytes are renamed over it, and a promoted
+old version is renamed back to the key's path. Every name under `versions/` is used once,
+so recovery can tell from the disk alone what is left to do (see `recover`).
+
 After a kill -9 anywhere in that sequence, `recover()` rolls every committed rename forward
 and throws away temp files that were never committed, so an acknowledged write is readable
 and no half-written object is ever listed. Deletes record `pending_files(path → NULL)` in
@@ -43,7 +49,8 @@ CREATE TABLE IF NOT EXISTS buckets (
     account_id TEXT NOT NULL,
     region TEXT NOT NULL,
     created REAL NOT NULL,
-    tags TEXT
+    tags TEXT,
+    versioning TEXT
 );
 CREATE TABLE IF NOT EXISTS objects (
     bucket TEXT NOT NULL,
@@ -66,8 +73,39 @@ CREATE TABLE IF NOT EXISTS objects (
     parts TEXT,
     lake INTEGER NOT NULL,
     path TEXT NOT NULL,
+    version_id TEXT,  -- NULL: written without versioning, else 'null' or the version's id
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
+-- Versioning (versioning.py): every version of a key but the current object, i.e. older
+-- versions and delete markers, the newest with the highest seq. Their files live under
+-- s3-objects/<bucket>/versions/ (the current object's stays at the key's path).
+CREATE TABLE IF NOT EXISTS versions (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    version_id TEXT NOT NULL,
+    delete_marker INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    last_modified REAL NOT NULL,
+    content_type TEXT,
+    content_encoding TEXT,
+    content_disposition TEXT,
+    content_language TEXT,
+    cache_control TEXT,
+    expires TEXT,
+    website_redirect TEXT,
+    storage_class TEXT,
+    metadata TEXT,
+    checksum_algorithm TEXT,
+    checksum_value TEXT,
+    checksum_type TEXT,
+    parts TEXT,
+    lake INTEGER NOT NULL,
+    path TEXT NOT NULL,  -- '' for a delete marker
+    PRIMARY KEY (bucket, key, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
 CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY,
     bucket TEXT NOT NULL,
@@ -107,9 +145,16 @@ CREATE TABLE IF NOT EXISTS pending_files (
     src TEXT NOT NULL,
     dst TEXT,
     bucket TEXT,
-    key TEXT
+    key TEXT,
+    op TEXT  -- NULL: rename src to dst (or delete src), 'link': hard-link src to dst
 );
 """
+# Columns added since the tables were first created: (table, column, declaration).
+MIGRATIONS = (
+    ("buckets", "versioning", "TEXT"),
+    ("objects", "version_id", "TEXT"),
+    ("pending_files", "op", "TEXT"),
+)
 
 TMP_DIR = "tmp"
 MULTIPART_DIR = "multipart"
@@ -129,6 +174,9 @@ class S3Store:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            for table, column, declaration in MIGRATIONS:
+                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
         self._key_locks = [threading.Lock() for _ in range(KEY_STRIPES)]
         self._layout_locks = [threading.RLock() for _ in range(LAYOUT_STRIPES)]
         # Ids of pending_files rows whose disk work is done; deleted by the next transaction
@@ -218,6 +266,13 @@ class S3Store:
                          (src, dst, bucket, key))
         return cur.lastrowid
 
+    @staticmethod
+    def add_link(db, src: str, dst: str, bucket: str, key: str) -> int:
+        """Keep the file at `src` under the new name `dst` too (an old version, versioning.py)."""
+        cur = db.execute("INSERT INTO pending_files (src, dst, bucket, key, op) VALUES (?, ?, ?, ?, 'link')",
+                         (src, dst, bucket, key))
+        return cur.lastrowid
+
     def mark_done(self, *ids: int | None) -> None:
         with self._done_lock:
             self._done.extend(i for i in ids if i is not None)
@@ -272,6 +327,24 @@ class S3Store:
         self.sync_dir(final.parent)
 
     @staticmethod
+    def link(src: Path, dst: Path) -> None:
+        """A second name for a file whose bytes are already durable (`dst` never existed).
+        Where hard links are refused, a copy is made under a temporary name and renamed."""
+        try:
+            os.link(src, dst)
+            return
+        except FileExistsError:
+            raise
+        except OSError:
+            pass
+        partial = dst.with_name(dst.name + ".partial")
+        with open(src, "rb") as source, open(partial, "wb") as target:
+            shutil.copyfileobj(source, target, 8 << 20)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(partial, dst)
+
+    @staticmethod
     def sync_dir(directory: Path) -> None:
         """Make a rename in `directory` durable. Callers do this after releasing their locks
         (the rename is already visible); a directory pruned meanwhile has nothing to sync."""
@@ -296,6 +369,13 @@ class S3Store:
                 break
             parent = parent.parent
 
+    def _still_used(self, bucket: str | None, key: str | None, path: str) -> bool:
+        current = self.db.query_one("SELECT path FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+        if current is not None and current["path"] == path:
+            return True
+        return self.db.query_one("SELECT 1 FROM versions WHERE bucket = ? AND key = ? AND path = ?",
+                                 (bucket, key, path)) is not None
+
     def discard(self, path: Path | None) -> None:
         if path is not None:
             try:
@@ -306,20 +386,36 @@ class S3Store:
     # -- crash recovery ---------------------------------------------------------------
 
     def recover(self) -> None:
-        """Roll committed renames forward, finish committed deletes, drop uncommitted temps."""
-        rows = self.db.query("SELECT id, src, dst, bucket, key FROM pending_files ORDER BY id")
+        """Roll committed renames forward, finish committed deletes, drop uncommitted temps.
+
+        Rows are redone in order, and the rows still here for a key are always the last ones
+        done on it (they are dropped in the order they were settled), so each step can be
+        judged from the disk: a rename's source is a name used once (a temp file, or an old
+        version's file), present exactly until the rename is done; a link's target likewise
+        appears exactly when the link is done. A link redone after its target was already
+        consumed by a later row (a promotion or a delete, which is then redone too) links
+        whatever the key's path holds by then, and that later row disposes of it again."""
+        rows = self.db.query("SELECT id, src, dst, bucket, key, op FROM pending_files ORDER BY id")
         for row in rows:
             src = self.abspath(row["src"])
+            if row["op"] == "link":
+                target = self.abspath(row["dst"])
+                if src.exists() and not target.exists():
+                    self.make_parents(target)
+                    self.link(src, target)
+                    self.sync_dir(target.parent)
+                    log.info("recovered an old version: %s", row["dst"])
+                continue
             if row["dst"] is not None:
                 if src.exists():
                     final = self.abspath(row["dst"])
                     self.make_parents(final)
                     self.rename_into_place(src, final)
+                    if src.exists():  # both names were links to one file: rename did nothing
+                        os.unlink(src)
                     log.info("recovered a committed write: %s", row["dst"])
                 continue
-            still = self.db.query_one("SELECT path FROM objects WHERE bucket = ? AND key = ?",
-                                      (row["bucket"], row["key"]))
-            if still is None or still["path"] != row["src"]:
+            if not self._still_used(row["bucket"], row["key"], row["src"]):
                 stop = self.bucket_dir(row["bucket"]) if row["bucket"] else None
                 self.remove_file(src, stop)
         with self.db.transaction() as db:
