@@ -357,7 +357,7 @@ class S3Store:
         """Unlink a file, then prune directories it leaves empty, up to `stop_at`."""
         try:
             os.unlink(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # gone, or a parent is a file by now
             pass
         if stop_at is None:
             return
@@ -391,16 +391,23 @@ class S3Store:
         Rows are redone in order, and the rows still here for a key are always the last ones
         done on it (they are dropped in the order they were settled), so each step can be
         judged from the disk: a rename's source is a name used once (a temp file, or an old
-        version's file), present exactly until the rename is done; a link's target likewise
-        appears exactly when the link is done. A link redone after its target was already
-        consumed by a later row (a promotion or a delete, which is then redone too) links
-        whatever the key's path holds by then, and that later row disposes of it again."""
+        version's file), present exactly until the rename is done. A link's target is a name
+        used once too: it is done if the target exists, or if a later row (a promotion or a
+        delete, itself still here then) moved or removed the target since. A delete is redone
+        only when no later row touches its path: a later write of the key happened after the
+        delete was done, and that write's rows decide what the path holds."""
         rows = self.db.query("SELECT id, src, dst, bucket, key, op FROM pending_files ORDER BY id")
+        moved_on = {row["src"] for row in rows if row["op"] is None}
+        last_touch = {}
+        for row in rows:
+            last_touch[row["src"]] = row["id"]
+            if row["dst"] is not None:
+                last_touch[row["dst"]] = row["id"]
         for row in rows:
             src = self.abspath(row["src"])
             if row["op"] == "link":
                 target = self.abspath(row["dst"])
-                if src.exists() and not target.exists():
+                if row["dst"] not in moved_on and not target.exists() and src.is_file():
                     self.make_parents(target)
                     self.link(src, target)
                     self.sync_dir(target.parent)
@@ -411,11 +418,12 @@ class S3Store:
                     final = self.abspath(row["dst"])
                     self.make_parents(final)
                     self.rename_into_place(src, final)
-                    if src.exists():  # both names were links to one file: rename did nothing
-                        os.unlink(src)
                     log.info("recovered a committed write: %s", row["dst"])
                 continue
-            if not self._still_used(row["bucket"], row["key"], row["src"]):
+            if last_touch[row["src"]] != row["id"]:
+                continue
+            # The path may be a folder of later keys by now (key `a` deleted, then `a/b` written).
+            if not src.is_dir() and not self._still_used(row["bucket"], row["key"], row["src"]):
                 stop = self.bucket_dir(row["bucket"]) if row["bucket"] else None
                 self.remove_file(src, stop)
         with self.db.transaction() as db:

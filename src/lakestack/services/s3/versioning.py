@@ -129,6 +129,7 @@ class VersionedWrite:
         self.status: str | None = None
         self.final: Path | None = None
         self.ops: FileOps | None = None
+        self.finished = False
 
     def prepare(self) -> None:
         record, store = self.record, self.store
@@ -168,9 +169,13 @@ class VersionedWrite:
     def finish(self) -> None:
         # Committed: the old version gets its second name before the new bytes replace it.
         self.ops.run(("link", "rename"))
+        self.finished = True
 
     def cleanup(self) -> None:
-        self.ops.run(("delete",))
+        # Not after a failed link or rename: the old file may be the only copy of a version
+        # until recovery redoes the steps in order.
+        if self.finished:
+            self.ops.run(("delete",))
 
 
 class Versioning:
