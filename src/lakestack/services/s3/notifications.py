@@ -201,10 +201,14 @@ class Notifications:
     def has_targets(self, bucket_name: str) -> bool:
         return bucket_name in self._targets
 
-    def object_created(self, ctx, bucket_name: str, key: str, size: int, etag: str, how: str) -> None:
+    def object_created(self, ctx, bucket_name: str, key: str, size: int, etag: str, how: str,
+                       version_id: str | None = None) -> None:
         """After a durable write: how is "Put", "Copy" or "CompleteMultipartUpload"."""
         if bucket_name in self._targets:
-            self._emit(ctx, bucket_name, f"ObjectCreated:{how}", key, {"size": size, "eTag": etag.strip('"')})
+            details = {"size": size, "eTag": etag.strip('"')}
+            if version_id is not None:
+                details["versionId"] = version_id
+            self._emit(ctx, bucket_name, f"ObjectCreated:{how}", key, details)
 
     def object_removed(self, ctx, bucket_name: str, key: str, version_id: str | None = None,
                        marker_created: bool = False) -> None:

@@ -216,7 +216,8 @@ class S3Provider(Provider):
         with _drained_on_error(incoming):
             _check_write_options(ctx, params)
             record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
-        self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Put")
+        self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Put",
+                                          record.version_id)
         out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
         if not is_null(record.version_id):  # S3 answers no version id for a null version
             out["VersionId"] = record.version_id
@@ -329,7 +330,8 @@ class S3Provider(Provider):
     def copy_object(self, ctx, params):
         _check_write_options(ctx, params)
         record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
-        self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy")
+        self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy",
+                                          record.version_id)
         result = {"ETag": record.etag, "LastModified": record.modified}
         if record.checksum_value:
             result[checksums.member(record.checksum_algorithm)] = record.checksum_value
@@ -390,7 +392,7 @@ class S3Provider(Provider):
         _check_sse_c(ctx, params)
         record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag,
-                                          "CompleteMultipartUpload")
+                                          "CompleteMultipartUpload", record.version_id)
         out = {"Location": _location(ctx, record.bucket, record.key), "Bucket": record.bucket, "Key": record.key,
                "ETag": record.etag, "ServerSideEncryption": "AES256"}
         if not is_null(record.version_id):
