@@ -570,3 +570,13 @@ def test_versioned_bucket_survives_a_restart(tmp_path):
         assert body(s3, bucket, "k") == b"2"
         with pytest.raises(ClientError):
             s3.get_object(Bucket=bucket, Key="k", VersionId=marker)
+
+
+def test_a_lake_file_removed_by_another_tool_does_not_fail_the_next_write(s3, stack):
+    bucket = new_bucket(s3)
+    lost = s3.put_object(Bucket=bucket, Key="k", Body=b"deleted by hand")["VersionId"]
+    lake_file(stack, bucket, "k").unlink()
+    s3.put_object(Bucket=bucket, Key="k", Body=b"new")
+    assert body(s3, bucket, "k") == b"new"
+    assert status_and_code(error_of(s3.get_object, Bucket=bucket, Key="k", VersionId=lost)) == (404, "NoSuchKey")
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=lost)

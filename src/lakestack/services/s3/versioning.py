@@ -28,6 +28,7 @@ while versioning is suspended replaces it.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from lakestack.aws.errors import AwsError
 from lakestack.services.s3 import conditions, errors, keys, objects, spool
 from lakestack.services.s3.listing import check_max_keys, successor, url_encode
 from lakestack.services.s3.objects import COLUMNS, ObjectRecord, VersioningChanged, valid_version_id
+
+log = logging.getLogger("lakestack.s3")
 
 VERSIONS_DIR = "versions"
 # `ord` of the current object in a listing: before every older version (those are -seq).
@@ -103,7 +106,10 @@ class FileOps:
                 continue
             if kind == "link":
                 store.make_parents(dst)
-                store.link(src, dst)
+                try:
+                    store.link(src, dst)
+                except FileNotFoundError:  # removed behind S3's back (the lake is open to other tools)
+                    log.warning("keeping an old version of s3://%s: its file %s is gone", self.bucket, src)
                 store.settle(dst.parent, pending)
             elif kind == "rename":
                 store.make_parents(dst)
