@@ -108,10 +108,13 @@ def shape_of(table: dict) -> TableShape:
 
 
 class SchemaCache:
-    """DuckDB column names and types of Parquet files, by (path, size, mtime)."""
+    """DuckDB column names and types of Parquet files, by (path, size, mtime), at most
+    `limit` files. The files of a table mostly share one schema: entries share it too, so
+    an entry costs its key, not a copy of the columns. Callers must not change what they get."""
 
     def __init__(self, limit: int = 20000):
         self._entries: dict[tuple, dict[str, tuple[str, str]]] = {}
+        self._shared: dict[tuple, dict[str, tuple[str, str]]] = {}  # DESCRIBE rows → their schema
         self._lock = threading.Lock()
         self.limit = limit
 
@@ -124,10 +127,14 @@ class SchemaCache:
             return found
         reader = {"parquet": "read_parquet", "avro": "read_avro"}[kind]
         rows = session.execute(f"DESCRIBE SELECT * FROM {reader}({sql_string(path)})").fetchall()
-        found = {name.lower(): (name, kind_) for name, kind_, *_ in rows}
+        described = tuple((name, kind_) for name, kind_, *_ in rows)
         with self._lock:
             if len(self._entries) >= self.limit:
                 self._entries.clear()
+                self._shared.clear()
+            found = self._shared.get(described)
+            if found is None:
+                found = self._shared[described] = {name.lower(): (name, kind_) for name, kind_ in described}
             self._entries[key] = found
         return found
 
