@@ -108,3 +108,12 @@ def test_event_stream_messages_decode_with_botocore():
     assert messages[1].payload == payload
     assert messages[2].headers[":message-type"] == "exception"
     assert messages[2].to_response_dict()["status_code"] == 400
+
+
+def test_arrivals_forget_a_deleted_stream():
+    from lakestack.services.kinesis.records import Arrivals
+
+    arrivals = Arrivals()
+    arrivals.announce([("stream-a", 0), ("stream-a", 1), ("stream-b", 0)])
+    arrivals.forget("stream-a")
+    assert arrivals._versions == {("stream-b", 0): 1}

@@ -233,6 +233,7 @@ class KinesisProvider(Provider):
             self.catalog.save(stream)
             self.engine.drop([stream.ref(s) for s in stream.shards])
         self.throughput.forget(stream.id)
+        self.records.arrivals.forget(stream.id)
         return {}
 
     def _summary(self, stream: Stream) -> dict:

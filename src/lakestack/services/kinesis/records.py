@@ -52,6 +52,13 @@ class Arrivals:
         with self._cond:
             self._cond.wait_for(lambda: self._versions.get(key, 0) != seen, timeout)
 
+    def forget(self, stream_id: str) -> None:
+        """Drop a deleted stream's counters (waiters wake and find the stream gone)."""
+        with self._cond:
+            for key in [k for k in self._versions if k[0] == stream_id]:
+                del self._versions[key]
+            self._cond.notify_all()
+
 
 def _too_large(path: str, limit: int) -> AwsError:
     return errors.validation(f"1 validation error detected: Value at '{path}' failed to satisfy constraint: "
