@@ -1,7 +1,11 @@
-"""SQLite state store: WAL mode, one writer connection, thread-local readers.
+"""SQLite state store: WAL mode, one writer connection, a small pool of readers.
 
 A commit returns only after SQLite has fsync'd the WAL (synchronous=FULL), so a
 successful answer to the client means the metadata is on disk.
+
+Readers are lent per query rather than kept per thread: a connection holds a page cache
+and up to 128 prepared statements, and a server's thread pools grow to dozens of threads,
+each of which would otherwise keep one connection per store for good.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+IDLE_READERS = 8  # reader connections kept open between queries, per store
+
 
 class StateStore:
     def __init__(self, path: Path, schema: str = ""):
@@ -19,7 +25,7 @@ class StateStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.RLock()
         self._writer = self._connect()
-        self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []  # readers between queries
         if schema:
             # executescript manages its own transaction (it commits first), so no BEGIN here.
             with self._write_lock:
@@ -49,21 +55,40 @@ class StateStore:
                 raise
             db.execute("COMMIT")
 
-    @property
-    def reader(self) -> sqlite3.Connection:
-        """A connection for this thread; sees the last committed state."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
+    # Lending: list.pop and list.append are atomic, so no lock (the pool may briefly hold a
+    # reader or two more than IDLE_READERS). A cursor that goes out of scope resets its
+    # statement, ending its read snapshot, before the connection goes back.
+
+    def _lend(self) -> sqlite3.Connection:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self._connect()
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        if len(self._idle) < IDLE_READERS:
+            self._idle.append(conn)
+        else:
+            conn.close()
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        return self.reader.execute(sql, params).fetchall()
+        """Rows as of the last commit."""
+        conn = self._lend()
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            self._give_back(conn)
 
     def query_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
-        return self.reader.execute(sql, params).fetchone()
+        conn = self._lend()
+        try:
+            return conn.execute(sql, params).fetchone()
+        finally:
+            self._give_back(conn)
 
     def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
         with self._write_lock:
             self._writer.close()
