@@ -90,18 +90,24 @@ class Executions:
 
     def _run(self, execution_id: str, principal, spec: dict) -> None:
         try:
-            self._execute(execution_id, principal, spec)
+            row = self.store.execution(execution_id)
+            if row is None or row["state"] != "QUEUED":
+                return  # cancelled while it waited
+            with self.provider.engines.lease() as engine:
+                self._execute(execution_id, principal, spec, row, engine)
+        except Exception as error:  # noqa: BLE001 - no database to run in: the query fails, the worker goes on
+            log.exception("query %s failed", execution_id)
+            reason = f"GENERIC_INTERNAL_ERROR: {type(error).__name__}: {error}"
+            self.store.finish_execution(execution_id, "FAILED", reason=reason, error=dumps(
+                {"ErrorCategory": 1, "ErrorType": 200, "Retryable": False, "ErrorMessage": reason}))
         finally:
             self._ended(execution_id)
 
-    def _execute(self, execution_id: str, principal, spec: dict) -> None:
-        row = self.store.execution(execution_id)
-        if row is None or row["state"] != "QUEUED":
-            return  # cancelled while it waited
+    def _execute(self, execution_id: str, principal, spec: dict, row, engine) -> None:
         started = time.time()
         self.store.update_execution(execution_id, state="RUNNING", started=started)
         provider = self.provider
-        query = Query(execution_id=execution_id, stack=provider.stack, engine=provider.engine,
+        query = Query(execution_id=execution_id, stack=provider.stack, engine=engine,
                       schemas=provider.schemas, principal=principal, region=spec["region"],
                       database=spec.get("database"), catalog=spec.get("catalog"), workgroup=spec["workgroup"],
                       output_location=spec["output_prefix"], parameters=spec.get("parameters") or [],

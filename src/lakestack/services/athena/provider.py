@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import threading
 import time
 import uuid
 
@@ -17,6 +16,7 @@ from lakestack.engines.sql.engine import SqlEngine
 from lakestack.engines.sql.errors import QueryError
 from lakestack.services.athena import results
 from lakestack.services.athena.catalog import GlueCatalog
+from lakestack.services.athena.engines import Engines
 from lakestack.services.athena.errors import invalid_request, metadata_error, not_found
 from lakestack.services.athena.executions import Executions, columns_from, result_location, work_dir
 from lakestack.services.athena.lake import Lake
@@ -79,8 +79,7 @@ class AthenaProvider(Provider):
         settings = stack.settings
         self.store = AthenaStore(settings.state_dir)
         self.work_dir = work_dir(settings.home)
-        self._engine: SqlEngine | None = None
-        self._engine_lock = threading.Lock()
+        self.engines = Engines(self._make_engine, settings.home / "scratch" / "duckdb")
         self.schemas = SchemaCache()
         workers = int(getattr(settings, "athena_workers", 0) or 0) or 4
         self.executions = Executions(self, workers)
@@ -88,15 +87,14 @@ class AthenaProvider(Provider):
 
     @property
     def engine(self) -> SqlEngine:
-        """The DuckDB database, made on first use (a server that never runs a query does not
-        pay for loading extensions and macros)."""
-        with self._engine_lock:
-            if self._engine is None:
-                settings = self.stack.settings
-                threads = int(getattr(settings, "athena_engine_threads", 0) or 0) or None
-                self.work_dir.mkdir(parents=True, exist_ok=True)
-                self._engine = SqlEngine(temp_dir=settings.home / "scratch" / "duckdb", threads=threads)
-            return self._engine
+        """The DuckDB database new queries run in, made on first use (a server that never
+        runs a query does not pay for loading extensions and macros); see engines.py."""
+        return self.engines.current
+
+    def _make_engine(self, temp_dir) -> SqlEngine:
+        threads = int(getattr(self.stack.settings, "athena_engine_threads", 0) or 0) or None
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        return SqlEngine(temp_dir=temp_dir, threads=threads)
 
     def start(self) -> None:
         self.executions.recover()
@@ -111,9 +109,7 @@ class AthenaProvider(Provider):
 
     def stop(self) -> None:
         self.executions.shutdown()
-        with self._engine_lock:
-            if self._engine is not None:
-                self._engine.close()
+        self.engines.close()
         self.store.close()
 
     # -- authorization ------------------------------------------------------------------------

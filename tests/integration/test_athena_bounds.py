@@ -1,5 +1,6 @@
-"""Athena keeps 45 days of query history: older executions that have ended are forgotten
-(from the store on disk; their result files in S3 stay)."""
+"""What Athena keeps is bounded: 45 days of query history (older executions that have ended
+are forgotten; their result files in S3 stay), and a DuckDB database made anew every so
+many queries."""
 
 import time
 
@@ -38,3 +39,25 @@ def test_executions_older_than_45_days_are_forgotten(lakestack_stack):
     listed = athena.list_query_executions()["QueryExecutionIds"]
     assert {"recent", "still-queued", kept} <= set(listed) and not {"aged-out", "failed-long-ago"} & set(listed)
     assert provider.store.expire_executions(now - HISTORY_SECONDS) == 0  # nothing left to expire
+
+
+def test_queries_run_on_across_database_renewals(lakestack_stack):
+    athena, s3 = lakestack_stack.client("athena"), lakestack_stack.client("s3")
+    s3.create_bucket(Bucket="athena-renewals")
+    engines = lakestack_stack.stack.provider("athena").engines
+    engines.renew_after = 2
+    try:
+        seen = set()
+        for i in range(6):
+            query_id = athena.start_query_execution(QueryString=f"SELECT {i} * 2", ResultConfiguration={
+                "OutputLocation": "s3://athena-renewals/out/"})["QueryExecutionId"]
+            while (state := athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"][
+                    "State"]) in ("QUEUED", "RUNNING"):
+                time.sleep(0.02)
+            assert state == "SUCCEEDED"
+            assert athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"][1] == {
+                "Data": [{"VarCharValue": str(i * 2)}]}
+            seen.add(id(engines.current))
+        assert len(seen) > 1  # the database was replaced on the way
+    finally:
+        engines.renew_after = 5000
