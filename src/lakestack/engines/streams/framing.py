@@ -54,12 +54,12 @@ def decode_at(buf, offset: int) -> tuple[StoredRecord, int]:
     end = start + length
     if length < BODY.size or end > len(buf):
         raise CorruptFrame("truncated body")
-    body = memoryview(buf)[start:end]
-    if zlib.crc32(body) != crc:
-        raise CorruptFrame("checksum mismatch")
-    position, timestamp, key_length = BODY.unpack_from(body)
-    key_end = BODY.size + key_length
-    if key_end > length:
-        raise CorruptFrame("bad key length")
-    key = bytes(body[BODY.size:key_end]).decode()
-    return StoredRecord(position, timestamp, key, bytes(body[key_end:])), end
+    with memoryview(buf)[start:end] as body:  # released even when raising (buf may be an mmap to close)
+        if zlib.crc32(body) != crc:
+            raise CorruptFrame("checksum mismatch")
+        position, timestamp, key_length = BODY.unpack_from(body)
+        key_end = BODY.size + key_length
+        if key_end > length:
+            raise CorruptFrame("bad key length")
+        key = bytes(body[BODY.size:key_end]).decode()
+        return StoredRecord(position, timestamp, key, bytes(body[key_end:])), end

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import mmap
 import os
 import shutil
 import struct
@@ -42,7 +43,7 @@ log = logging.getLogger("lakestack.streams")
 SEGMENT_BYTES = 64 << 20
 _INDEX_HEAD = struct.Struct("<QQ")  # record count, segment size in bytes
 _I64 = struct.Struct("<q")
-_CHUNK = 1 << 16  # index entries per read when sealing
+_CHUNK = 4096  # index entries per read when sealing: 64 KiB, below malloc's mmap threshold
 
 
 class Segment:
@@ -165,42 +166,44 @@ class Segment:
     def load_index(self) -> bool:
         """Check the sealed index against the segment file; keep only its totals."""
         try:
-            raw = self.index_path.read_bytes()
             size = self.path.stat().st_size
+            with _mapped(self.index_path) as raw:
+                if len(raw) < _INDEX_HEAD.size + 4 or \
+                        struct.unpack_from("<I", raw, len(raw) - 4)[0] != zlib.crc32(memoryview(raw)[:-4]):
+                    return False
+                count, expected = _INDEX_HEAD.unpack_from(raw)
+                if expected != size or len(raw) != _INDEX_HEAD.size + 16 * count + 4:
+                    return False
+                if count:
+                    stamps = _INDEX_HEAD.size + 8 * count
+                    self.first_stamp = _I64.unpack_from(raw, stamps)[0]
+                    self.last_stamp = _I64.unpack_from(raw, stamps + 8 * (count - 1))[0]
         except OSError:
             return False
-        if len(raw) < _INDEX_HEAD.size + 4 or struct.unpack("<I", raw[-4:])[0] != zlib.crc32(raw[:-4]):
-            return False
-        count, expected = _INDEX_HEAD.unpack_from(raw)
-        if expected != size or len(raw) != _INDEX_HEAD.size + 16 * count + 4:
-            return False
         self.count, self.size = count, size
-        if count:
-            stamps = _INDEX_HEAD.size + 8 * count
-            self.first_stamp = _I64.unpack_from(raw, stamps)[0]
-            self.last_stamp = _I64.unpack_from(raw, stamps + 8 * (count - 1))[0]
         return True
 
     def scan(self) -> None:
         """Rebuild the index (as a fresh tail) from the frames; cut the file at the first bad frame."""
-        data = self.path.read_bytes()
         offsets, stamps = array("q"), array("q")
         offset, position = 0, self.base
-        while offset < len(data):
-            try:
-                record, after = framing.decode_at(data, offset)
-            except framing.CorruptFrame as why:
-                log.warning("%s: cutting %d bytes after position %d (%s)", self.path, len(data) - offset,
-                            position - 1, why)
-                break
-            if record.position != position:
-                log.warning("%s: frame at offset %d has position %d, expected %d; cutting", self.path, offset,
-                            record.position, position)
-                break
-            offsets.append(offset)
-            stamps.append(record.timestamp_ms)
-            offset, position = after, position + 1
-        if offset < len(data):
+        with _mapped(self.path) as data:
+            length = len(data)
+            while offset < length:
+                try:
+                    record, after = framing.decode_at(data, offset)
+                except framing.CorruptFrame as why:
+                    log.warning("%s: cutting %d bytes after position %d (%s)", self.path, length - offset,
+                                position - 1, str(why))
+                    break
+                if record.position != position:
+                    log.warning("%s: frame at offset %d has position %d, expected %d; cutting", self.path,
+                                offset, record.position, position)
+                    break
+                offsets.append(offset)
+                stamps.append(record.timestamp_ms)
+                offset, position = after, position + 1
+        if offset < length:
             with open(self.path, "r+b") as f:
                 f.truncate(offset)
                 os.fsync(f.fileno())
@@ -422,6 +425,19 @@ def _read_frames(path: Path, start: int, stop: int, count: int) -> list[StoredRe
             raise OSError(f"{path}: corrupt frame at offset {start + offset}: {why}") from None
         records.append(record)
     return records
+
+
+@contextmanager
+def _mapped(path: Path):
+    """A file's bytes, mapped rather than read: recovery reads whole segments (64 MiB), and
+    one malloc that large would leave glibc serving every later buffer under 32 MiB from
+    its heaps (its mmap threshold follows the largest block freed), which keep them."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            yield b""
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            yield data
 
 
 def _write_all(fd: int, data: bytes) -> None:
