@@ -31,6 +31,10 @@ def parse(sql: str) -> exp.Expression:
     if cached is not None:
         return cached.copy()
     tree = _parse(text)
+    if len(text) > _CACHED_TEXT_MAX:
+        # A tree is ~150x its text (a 1.3 KB query parses to ~200 KB): only short, repeated
+        # dashboard queries are worth keeping, and 512 long ones would hold ~100 MB.
+        return tree
     with _PARSED_LOCK:
         if len(_PARSED) >= 512:
             _PARSED.pop(next(iter(_PARSED)))
@@ -39,6 +43,7 @@ def parse(sql: str) -> exp.Expression:
 
 
 _PARSED: dict[str, exp.Expression] = {}
+_CACHED_TEXT_MAX = 2048
 _PARSED_LOCK = threading.Lock()
 
 
