@@ -47,8 +47,12 @@ def test_queries_run_on_across_database_renewals(lakestack_stack):
     engines = lakestack_stack.stack.provider("athena").engines
     engines.renew_after = 2
     try:
-        seen = set()
-        for i in range(6):
+        first = engines.current  # held, so a later database cannot reuse its id
+        renewed, i = False, 0
+        deadline = time.monotonic() + 120
+        # Renewal builds the next database in the background: keep querying until it is in use
+        # (at least six queries), each answering correctly across the switch.
+        while i < 6 or (not renewed and time.monotonic() < deadline):
             query_id = athena.start_query_execution(QueryString=f"SELECT {i} * 2", ResultConfiguration={
                 "OutputLocation": "s3://athena-renewals/out/"})["QueryExecutionId"]
             while (state := athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"][
@@ -57,7 +61,8 @@ def test_queries_run_on_across_database_renewals(lakestack_stack):
             assert state == "SUCCEEDED"
             assert athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"][1] == {
                 "Data": [{"VarCharValue": str(i * 2)}]}
-            seen.add(id(engines.current))
-        assert len(seen) > 1  # the database was replaced on the way
+            renewed |= engines.current is not first
+            i += 1
+        assert renewed  # the database was replaced on the way
     finally:
         engines.renew_after = 5000
