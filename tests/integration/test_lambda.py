@@ -258,7 +258,11 @@ def test_log_tail_and_logs_in_cloudwatch(lam, logs, role):
     invoke(lam, "logged", {"do": "log", "level": "INFO", "msg": "all fine"})
 
     def streams():
-        found = logs.describe_log_streams(logGroupName="/aws/lambda/logged")["logStreams"]
+        # The function's log group and stream appear once its worker ships the first lines.
+        try:
+            found = logs.describe_log_streams(logGroupName="/aws/lambda/logged")["logStreams"]
+        except logs.exceptions.ResourceNotFoundException:
+            return None
         return found if found else None
 
     stream = wait_for(streams)[0]["logStreamName"]
