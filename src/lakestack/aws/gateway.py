@@ -209,14 +209,24 @@ class Gateway:
         if not checks:
             return
         principal = ctx.principal
-        if principal is None:
-            raise AwsError("AccessDenied", "Access Denied", status=403)
-        if principal.is_root and not principal.session_token:
-            return  # the account root's own key may do everything, as on AWS
-        context = _condition_context(ctx)
+        root = principal is not None and principal.is_root and not principal.session_token
+        if not provider.has_resource_policies:
+            if principal is None:
+                raise AwsError("AccessDenied", "Access Denied", status=403)
+            if root:
+                return  # the account root's own key may do everything, as on AWS
+        context = condition_context(ctx)
         for action, resource in checks:
-            decision = self.stack.authorizer.decide(principal, action, resource, context)
+            if root:
+                identity = "Allow"
+            elif principal is None:
+                identity = "ImplicitDeny"  # anonymous: only a resource's own rules can allow
+            else:
+                identity = self.stack.authorizer.decide(principal, action, resource, context)
+            decision = provider.resource_decision(ctx, action, resource, identity, context)
             if decision != "Allow":
+                if principal is None:
+                    raise AwsError("AccessDenied", "Access Denied", status=403)
                 raise _access_denied(ctx, action, resource, explicit=decision == "Deny")
 
     async def _unsigned_query_action(self, http: HttpRequest) -> str | None:
@@ -244,7 +254,7 @@ def _declared_length(http: HttpRequest) -> int:
     return int(declared) if declared.isdigit() else MAX_BUFFERED_BODY
 
 
-def _condition_context(ctx: RequestContext) -> dict:
+def condition_context(ctx: RequestContext) -> dict:
     """The global condition keys IAM conditions may test."""
     now = dt.datetime.now(dt.UTC)
     context = {

@@ -59,6 +59,19 @@ class Provider:
     def implements(cls, operation: str) -> bool:
         return callable(getattr(cls, xform_name(operation), None))
 
+    # True when resource_decision may change a decision (resources with their own policies or
+    # ACLs): then it is asked for every check, the root's and anonymous callers' too.
+    has_resource_policies: ClassVar[bool] = False
+
+    def resource_decision(self, ctx: RequestContext, action: str, resource: str, identity: str,
+                          context: dict) -> str:
+        """The final decision for one (action, resource) check, given the identity-based one
+        ("Allow", "Deny" or "ImplicitDeny"; "ImplicitDeny" for an anonymous caller, "Allow" for
+        the root): where a resource-based policy or ACL may allow or deny on its own
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+        `context` holds the global condition keys."""
+        return identity
+
     def runs_inline(self, ctx: RequestContext, params: dict) -> bool:
         """True when this call may run on the event loop thread itself rather than a worker:
         only calls that finish in well under a millisecond and never wait on the network.
