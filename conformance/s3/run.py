@@ -105,11 +105,12 @@ def s3tests_venv() -> Path:
 
 
 @contextlib.contextmanager
-def lakestack_server(work: Path):
+def lakestack_server(work: Path, bucket_defaults: str = "legacy"):
     """`lakestack up --port 0` on a temporary home with known root keys; yields its endpoint."""
     home = work / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKESTACK_", "AWS_"))}
-    env.update(LAKESTACK_ROOT_ACCESS_KEY_ID=ROOT_KEY_ID, LAKESTACK_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET)
+    env.update(LAKESTACK_ROOT_ACCESS_KEY_ID=ROOT_KEY_ID, LAKESTACK_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET,
+               LAKESTACK_S3_BUCKET_DEFAULTS=bucket_defaults)
     server_log = work / "server.log"
     with open(server_log, "wb") as out:
         proc = subprocess.Popen([str(LAKESTACK), "up", "--port", "0", "--home", str(home)], env=env,
@@ -377,6 +378,10 @@ def main() -> int:
     parser.add_argument("--groups", type=int, default=30, help="failure groups to list (default 30)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work dir (s3tests.conf, junit.xml, server.log, the server's home)")
+    parser.add_argument("--bucket-defaults", choices=("legacy", "2023"), default="legacy",
+                        help="what new buckets start with (LAKESTACK_S3_BUCKET_DEFAULTS): legacy (default; "
+                             "ACLs enabled, no Block Public Access, as AWS before April 2023 and as s3-tests "
+                             "expects) or 2023 (AWS today)")
     args = parser.parse_args(argv)
 
     if not (S3TESTS_DIR / FILES[0]).is_file():
@@ -386,8 +391,9 @@ def main() -> int:
     venv = s3tests_venv()
     work = Path(tempfile.mkdtemp(prefix="lakestack-s3tests-"))
     try:
-        with lakestack_server(work) as (endpoint, server):
-            log(f"lakestack at {endpoint} (home {work / 'home'}); s3-tests at {S3TESTS_DIR}")
+        with lakestack_server(work, args.bucket_defaults) as (endpoint, server):
+            log(f"lakestack at {endpoint} (home {work / 'home'}, bucket defaults {args.bucket_defaults}); "
+                f"s3-tests at {S3TESTS_DIR}")
             conf = work / "s3tests.conf"
             write_conf(conf, endpoint)
             junit = work / "junit.xml"

@@ -19,7 +19,10 @@ HOME_HELP = "Data directory (default: $LAKESTACK_HOME, else ./.lakestack)."
 
 
 def _settings(home, host=None, port=None) -> Settings:
-    return Settings.from_env(home=Path(home) if home else None, host=host, port=port)
+    try:
+        return Settings.from_env(home=Path(home) if home else None, host=host, port=port)
+    except ValueError as e:  # a bad LAKESTACK_* value: say which, without a traceback
+        raise click.UsageError(str(e)) from None
 
 
 def _read_credentials(settings: Settings) -> tuple[str, str] | None:

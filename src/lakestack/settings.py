@@ -34,6 +34,11 @@ class Settings:
     # Bring your own TLS certificate (PEM files) instead of one from the home's local CA.
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # What a new S3 bucket starts with. "2023" is AWS since April 2023: Object Ownership
+    # BucketOwnerEnforced (ACLs disabled) and every Block Public Access setting on. "legacy" is
+    # AWS before it (ObjectWriter, no Block Public Access), what older code and suites expect.
+    # https://aws.amazon.com/about-aws/whats-new/2022/12/amazon-s3-automatically-enable-block-public-access-disable-access-control-lists-buckets-april-2023/
+    s3_bucket_defaults: str = "2023"
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -57,10 +62,14 @@ class Settings:
             values["tls_cert"] = Path(env["LAKESTACK_TLS_CERT"])
         if env.get("LAKESTACK_TLS_KEY"):
             values["tls_key"] = Path(env["LAKESTACK_TLS_KEY"])
+        if env.get("LAKESTACK_S3_BUCKET_DEFAULTS"):
+            values["s3_bucket_defaults"] = env["LAKESTACK_S3_BUCKET_DEFAULTS"]
         values["root_access_key_id"] = env.get("LAKESTACK_ROOT_ACCESS_KEY_ID")
         values["root_secret_access_key"] = env.get("LAKESTACK_ROOT_SECRET_ACCESS_KEY")
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
+        if settings.s3_bucket_defaults not in ("2023", "legacy"):
+            raise ValueError(f"LAKESTACK_S3_BUCKET_DEFAULTS must be 2023 or legacy, not {settings.s3_bucket_defaults!r}")
         settings.home = Path(settings.home).expanduser().resolve()
         return settings
 
