@@ -3,7 +3,8 @@
     .venv/bin/python bench/s3.py [--small N] [--large-mib M] [--threads T] [--home DIR] [--https]
 
 Small objects: T client threads each PUT then GET 4 KiB objects (ops/s counts both), first
-through a lean signed client (bench/common.py's WireClient: SigV4 with the payload's
+through a lean signed client (also into a bucket with versioning on, where every PUT
+replaces a version that is kept) (bench/common.py's WireClient: SigV4 with the payload's
 SHA-256, one kept-alive connection per thread), then through boto3. Client and server share
 this machine's two cores, and boto3 spends ~1.3 ms of CPU per call — more than a lakestack
 GET costs the server — so through boto3 the client, not the server, sets the pace; the lean
@@ -65,21 +66,33 @@ def small_objects(s3, n: int, threads: int, server_pid: int) -> tuple[float, flo
     return timed(one, n, threads, server_pid)
 
 
-def small_objects_wire(wire: WireClient, n: int, threads: int, server_pid: int) -> tuple[float, float]:
+VERSIONING_ON = (b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                 b"<Status>Enabled</Status></VersioningConfiguration>")
+
+
+def small_objects_wire(wire: WireClient, n: int, threads: int, server_pid: int,
+                       versioned: bool = False) -> tuple[float, float]:
     """The same PUT+GET pairs through the lean signed client (payload SHA-256 signed, as
-    boto3 does over HTTP)."""
+    boto3 does over HTTP). `versioned`: in a bucket with versioning enabled, where each PUT of
+    a key keeps the one before it as a noncurrent version (every key is written twice: the
+    warm-up writes the first 20 keys again, and the timed run starts on a second pass)."""
     payload = os.urandom(4096)
     digest = hashlib.sha256(payload).hexdigest()
+    bucket = "bench-wire-versioned" if versioned else "bench-wire"
 
     def one(i: int) -> None:
-        path = f"/bench-wire/obj/{i:06d}"
+        path = f"/{bucket}/obj/{i % (n // 2):06d}" if versioned else f"/{bucket}/obj/{i:06d}"
         status, _ = wire.request("PUT", path, payload, {"x-amz-content-sha256": digest})
         assert status == 200, status
         status, body = wire.request("GET", path)
         assert status == 200 and body == payload, status
 
-    status, _ = wire.request("PUT", "/bench-wire")
+    status, _ = wire.request("PUT", f"/{bucket}")
     assert status == 200, status
+    if versioned:
+        status, _ = wire.request("PUT", f"/{bucket}?versioning", VERSIONING_ON,
+                                 {"x-amz-content-sha256": hashlib.sha256(VERSIONING_ON).hexdigest()})
+        assert status == 200, status
     return timed(one, n, threads, server_pid)
 
 
@@ -163,13 +176,15 @@ def raw_copy(data: bytes, where: Path) -> float:
 
 
 def run(endpoint: str, key: str, secret: str, pid: int, args, data: bytes, before_large=None) -> tuple:
-    wire = small_objects_wire(WireClient(endpoint, key, secret, "s3"), args.small, args.threads, pid)
+    wire_client = WireClient(endpoint, key, secret, "s3")
+    wire = small_objects_wire(wire_client, args.small, args.threads, pid)
+    versioned = small_objects_wire(wire_client, args.small, args.threads, pid, versioned=True)
     s3 = client("s3", endpoint, key, secret)
     boto = small_objects(s3, args.small, args.threads, pid)
     os.sync()  # the large transfers start with nothing else waiting to reach the disk
     if before_large is not None:
         before_large()
-    return (*wire, *boto, *large_object(s3, data), *large_object_managed(s3, data))
+    return (*wire, *boto, *large_object(s3, data), *large_object_managed(s3, data), *versioned)
 
 
 def main() -> None:
@@ -202,6 +217,10 @@ def main() -> None:
     rows = [
         ["small 4 KiB PUT+GET ops/s, lean client", f"{ls[0]:,.0f}", f"{moto[0]:,.0f}", "-", f"{ls[0] / moto[0]:.1f}x moto"],
         ["  server CPU ms/op", f"{ls[1]:.2f}", f"{moto[1]:.2f}", "-", f"{moto[1] / ls[1]:.1f}x moto"],
+        ["  versioning on: ops/s", f"{ls[8]:,.0f}", f"{moto[8]:,.0f}", "-",
+         f"{ls[8] / moto[8]:.1f}x moto, {ls[8] / ls[0]:.2f}x off"],
+        ["  versioning on: server CPU ms/op", f"{ls[9]:.2f}", f"{moto[9]:.2f}", "-",
+         f"{moto[9] / ls[9]:.1f}x moto, {ls[9] / ls[1]:.2f}x off"],
         ["small 4 KiB PUT+GET ops/s, boto3", f"{ls[2]:,.0f}", f"{moto[2]:,.0f}", "-", f"{ls[2] / moto[2]:.1f}x moto"],
         ["  server CPU ms/op", f"{ls[3]:.2f}", f"{moto[3]:.2f}", "-", f"{moto[3] / ls[3]:.1f}x moto"],
         [f"large {mib} MiB PUT MB/s", f"{ls[4]:,.0f}", f"{moto[4]:,.0f}", f"{raw:,.0f}", f"{ls[4] / raw:.2f}x raw copy"],
