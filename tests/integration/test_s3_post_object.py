@@ -294,3 +294,17 @@ def test_checksum_field_is_verified(stack, s3):
         assert response.status_code == status, response.text
     got = s3.get_object(Bucket=bucket, Key="sum.txt", ChecksumMode="ENABLED")
     assert got["ChecksumSHA256"] == good
+
+
+def test_temporary_credentials_need_their_token(stack, s3):
+    bucket = new_bucket(s3)
+    creds = stack.client("sts").get_session_token()["Credentials"]
+    temp = stack.client("s3", aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"], config=Config(signature_version="s3v4"))
+    post = temp.generate_presigned_post(bucket, "temp.txt")
+    assert "x-amz-security-token" in post["fields"]
+    ok = requests.post(post["url"], data=post["fields"], files={"file": ("t", b"temporary")})
+    assert ok.status_code == 204, ok.text
+    without = {k: v for k, v in post["fields"].items() if k != "x-amz-security-token"}
+    refused = requests.post(post["url"], data=without, files={"file": ("t", b"temporary")})
+    assert error(refused)[:2] == (403, "InvalidAccessKeyId")
