@@ -308,3 +308,11 @@ def test_temporary_credentials_need_their_token(stack, s3):
     without = {k: v for k, v in post["fields"].items() if k != "x-amz-security-token"}
     refused = requests.post(post["url"], data=without, files={"file": ("t", b"temporary")})
     assert error(refused)[:2] == (403, "InvalidAccessKeyId")
+
+
+def test_a_form_posted_to_no_bucket_is_not_an_upload(stack):
+    policy = {"expiration": expires_in(300), "conditions": [["starts-with", "$bucket", ""], ["starts-with", "$key", ""]]}
+    parts = v2_form(stack, policy, [("key", "k")])
+    parts.append(("file", ("f", b"x")))
+    response = requests.post(f"{stack.endpoint_url}/", files=parts)
+    assert 400 <= response.status_code < 500, response.text

@@ -174,5 +174,7 @@ def s3_bucket_and_key(http) -> tuple[str | None, str | None]:
 def is_s3_post_object(http) -> bool:
     """A browser's form upload (POST Object): multipart/form-data POSTed to a bucket's URL.
     botocore's model has no such operation; https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html"""
-    return (http.method == "POST" and http.headers.get("content-type", "").lower().startswith("multipart/form-data")
-            and s3_bucket_and_key(http)[1] is None)
+    if http.method != "POST" or not http.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return False
+    bucket, key = s3_bucket_and_key(http)
+    return bucket is not None and key is None
