@@ -25,8 +25,10 @@ from lakestack.aws.request import AsgiBody, BytesBody, HttpRequest
 from lakestack.aws.routing import (
     ServiceIndex,
     choose_protocol,
+    is_s3_post_object,
     operation_for,
     request_protocol,
+    s3_bucket_and_key,
     s3_virtual_host_bucket,
 )
 from lakestack.aws.specs import service_model
@@ -123,12 +125,15 @@ class Gateway:
                                status=403) if info.service else AwsError(
                     "MissingAuthenticationToken", "Request is missing Authentication Token", status=403)
             protocol = choose_protocol(service, shape)
-            return await self._dispatch(http, info, service, protocol, request_id, loop)
+            response = await self._dispatch(http, info, service, protocol, request_id, loop)
         except AwsError as error:
-            return self._error(service or "s3", protocol, error, request_id)
+            response = self._error(service or "s3", protocol, error, request_id)
         except Exception:
             log.exception("internal error in %s %s", http.method, http.raw_path)
-            return self._error(service or "s3", protocol, internal_error(), request_id)
+            response = self._error(service or "s3", protocol, internal_error(), request_id)
+        if service == "s3" and "origin" in http.headers and http.method != "OPTIONS":
+            self._s3_cors_headers(http, response)  # on errors too, as S3 answers
+        return response
 
     def _error(self, service: str, protocol: str | None, error: AwsError, request_id: str) -> Response:
         model = service_model(service, protocol)
@@ -155,6 +160,11 @@ class Gateway:
             bucket = s3_virtual_host_bucket(http.host)
             if bucket:
                 path = "/" + quote(bucket) + path
+        if service == "s3" and http.method == "OPTIONS":
+            await self._read_body(http)  # none is expected; read, it keeps the connection usable
+            return self._s3_preflight(http, request_id)
+        if service == "s3" and is_s3_post_object(http):
+            return await loop.run_in_executor(self.pool, self._s3_post_object, http, request_id)
         body: bytes | None = None
         if protocol == "query":
             body = http.body.read() if isinstance(http.body, BytesBody) else await self._read_body(http)
@@ -199,6 +209,34 @@ class Gateway:
         else:
             output = await loop.run_in_executor(self.pool, self._invoke, provider, ctx, params)
         return protocol_module(protocol).serialize_response(operation, output, ctx)
+
+    # -- S3 requests botocore's model has no operation for ---------------------------------
+
+    def _s3_preflight(self, http: HttpRequest, request_id: str) -> Response:
+        """A CORS preflight: unauthenticated, answered from the bucket's CORS rules."""
+        bucket, key = s3_bucket_and_key(http)
+        if bucket is None:
+            raise _unknown_operation("rest-xml", None, http)
+        headers = self.stack.providers["s3"].cors_preflight(bucket, key, http.headers)
+        return Response(200, [*_s3_request_ids(request_id), *headers.items()], b"")
+
+    def _s3_post_object(self, http: HttpRequest, request_id: str) -> Response:
+        """A browser's form upload: authenticated by its form (the provider reads it), then
+        authorized as s3:PutObject on the object, like a PutObject."""
+        provider = self.stack.providers["s3"]
+        bucket = s3_bucket_and_key(http)[0]
+        ctx = RequestContext(request_id=request_id, service="s3", operation="PostObject",
+                             region=self.stack.settings.region, principal=None, stack=self.stack, http=http,
+                             protocol="rest-xml")
+        form = provider.read_post_form(ctx, bucket)  # sets ctx.principal (and region) from the form
+        self._authorize(provider, ctx, {"Bucket": bucket, "Key": form.key})
+        status, headers, body = provider.post_object(ctx, form)
+        return Response(status, [*_s3_request_ids(request_id), *headers.items()], body)
+
+    def _s3_cors_headers(self, http: HttpRequest, response: Response) -> None:
+        bucket = s3_bucket_and_key(http)[0]
+        if bucket is not None:
+            response.headers.extend(self.stack.providers["s3"].cors_response_headers(bucket, http).items())
 
     def _invoke(self, provider, ctx: RequestContext, params: dict):
         self._authorize(provider, ctx, params)
@@ -247,6 +285,10 @@ class Gateway:
         data = await http.body.read_all_async()
         http.body = BytesBody(data)
         return data
+
+
+def _s3_request_ids(request_id: str) -> list[tuple[str, str]]:
+    return [("x-amz-request-id", request_id), ("x-amz-id-2", request_id)]
 
 
 def _declared_length(http: HttpRequest) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import cache, lru_cache
+from urllib.parse import unquote
 
 from lakestack.aws.protocols import json as json_protocol
 from lakestack.aws.protocols import query as query_protocol
@@ -158,3 +159,22 @@ def s3_virtual_host_bucket(host: str) -> str | None:
         if labels[i] == "s3" or labels[i].startswith("s3-"):
             return ".".join(labels[:i]) or None
     return head or None
+
+
+def s3_bucket_and_key(http) -> tuple[str | None, str | None]:
+    """(bucket, key) an S3 request names, by virtual host or path; None for what it does not name."""
+    path = http.raw_path.split("?", 1)[0]
+    bucket = s3_virtual_host_bucket(http.host)
+    if bucket is not None:
+        return bucket, unquote(path[1:]) or None
+    name, _, key = path[1:].partition("/")
+    return unquote(name) or None, unquote(key) or None
+
+
+def is_s3_post_object(http) -> bool:
+    """A browser's form upload (POST Object): multipart/form-data POSTed to a bucket's URL.
+    botocore's model has no such operation; https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html"""
+    if http.method != "POST" or not http.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return False
+    bucket, key = s3_bucket_and_key(http)
+    return bucket is not None and key is None
