@@ -14,6 +14,7 @@ from lakestack.aws.errors import AwsError
 from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
 from lakestack.services.s3 import acls, checksums, encryption, errors, listing, spool
+from lakestack.services.s3.bucket_policy import BucketPolicies
 from lakestack.services.s3.buckets import Buckets, check_bucket_options, owner
 from lakestack.services.s3.multipart import Multipart
 from lakestack.services.s3.notifications import Notifications
@@ -88,6 +89,9 @@ class S3Provider(Provider):
         self.objects = Objects(self.store, self.buckets)
         self.multipart = Multipart(self.store, self.buckets, self.objects)
         self.notifications = Notifications(self.store.db, stack, self.buckets.get)
+        # IAM's authorizer is made after the providers: looked up when a request needs it.
+        self.bucket_policies = BucketPolicies(self.store.db, self.buckets.get, lambda principal, context: (
+            stack.authorizer.request_context(principal, context)))
 
     def stop(self) -> None:
         self.store.close()
@@ -99,6 +103,7 @@ class S3Provider(Provider):
             if bucket and self.buckets.get(bucket) is None:
                 raise errors.no_such_bucket(bucket)
         checks = super().authorization(ctx, params)
+        ctx.extra["params"] = params  # a bucket policy's conditions may test them (resource_decision)
         if ctx.operation in ("CopyObject", "UploadPartCopy") and params.get("CopySource"):
             try:
                 src_bucket, src_key, src_version = parse_copy_source(params["CopySource"])
@@ -141,6 +146,7 @@ class S3Provider(Provider):
     def delete_bucket(self, ctx, params):
         self.buckets.delete(ctx.account_id, params["Bucket"])
         self.notifications.forget(params["Bucket"])
+        self.bucket_policies.forget(params["Bucket"])
         return {}
 
     def head_bucket(self, ctx, params):
@@ -411,6 +417,43 @@ class S3Provider(Provider):
 
     def list_multipart_uploads(self, ctx, params):
         return self.multipart.list_uploads(ctx.account_id, params["Bucket"], params)
+
+    # -- bucket policies ---------------------------------------------------------------------
+
+    ACTIONS.update({
+        "PutBucketPolicy": Action("s3:PutBucketPolicy", BUCKET),
+        "GetBucketPolicy": Action("s3:GetBucketPolicy", BUCKET),
+        "DeleteBucketPolicy": Action("s3:DeleteBucketPolicy", BUCKET),
+        "GetBucketPolicyStatus": Action("s3:GetBucketPolicyStatus", BUCKET),
+    })
+    has_resource_policies = True
+
+    def resource_decision(self, ctx, action, resource, identity, context):
+        return self.bucket_policies.decide(ctx, action, resource, identity, context, ctx.extra.get("params") or {})
+
+    def put_bucket_policy(self, ctx, params):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html
+        ConfirmRemoveSelfBucketAccess is accepted; the owner's root keeps its access to the
+        policy either way (resource_decision)."""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        self.bucket_policies.put(bucket.name, params.get("Policy") or "")
+        ctx.response_status = 204  # S3 answers 204 No Content, which the model does not say
+        return {}
+
+    def get_bucket_policy(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return {"Policy": self.bucket_policies.get(bucket.name)}
+
+    def delete_bucket_policy(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        self.bucket_policies.delete(bucket.name)
+        return {}
+
+    def get_bucket_policy_status(self, ctx, params):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketPolicyStatus.html
+        IsPublic from the bucket policy (bucket_policy.is_public); public ACLs are not counted yet."""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return {"PolicyStatus": {"IsPublic": self.bucket_policies.is_public(bucket.name)}}
 
 
 def _check_sse_c(ctx, params) -> None:
