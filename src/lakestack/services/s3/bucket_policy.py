@@ -429,7 +429,14 @@ class BucketPolicies:
             self._policies.pop(bucket, None)
 
     def is_public(self, bucket: str) -> bool:
-        """GetBucketPolicyStatus's IsPublic, as far as the policy goes."""
+        """GetBucketPolicyStatus's IsPublic; NoSuchBucketPolicy without a policy."""
+        compiled = self._policies.get(bucket)
+        if compiled is None:
+            raise no_such_bucket_policy(bucket)
+        return compiled.public
+
+    def has_public_policy(self, bucket: str) -> bool:
+        """For Block Public Access's RestrictPublicBuckets (False without a policy)."""
         compiled = self._policies.get(bucket)
         return compiled is not None and compiled.public
 

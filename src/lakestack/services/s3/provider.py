@@ -451,7 +451,8 @@ class S3Provider(Provider):
 
     def get_bucket_policy_status(self, ctx, params):
         """https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketPolicyStatus.html
-        IsPublic from the bucket policy (bucket_policy.is_public); public ACLs are not counted yet."""
+        IsPublic says whether the bucket *policy* is public (bucket_policy.is_public); ACLs do
+        not count, and a bucket without a policy is 404 NoSuchBucketPolicy, as on S3."""
         bucket = self.buckets.require(ctx.account_id, params["Bucket"])
         return {"PolicyStatus": {"IsPublic": self.bucket_policies.is_public(bucket.name)}}
 
