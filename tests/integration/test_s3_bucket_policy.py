@@ -198,11 +198,20 @@ def test_a_user_without_permissions_is_let_in_by_name(stack, s3):
     user.put_object(Bucket=bucket, Key="from-user", Body=b"hi")
     assert denied(user.delete_object, Bucket=bucket, Key="report")  # not granted
     assert denied(other.get_object, Bucket=bucket, Key="report")  # another user of the same account
-    # The account as principal ("AWS": "<account id>") means every principal of the account.
+    # The account as principal ("AWS": "<account id>") delegates to the account: its users still
+    # need an identity policy of their own.
     account = arn.split(":")[4]
     s3.put_bucket_policy(Bucket=bucket, Policy=policy(allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*",
                                                             {"AWS": account})))
-    assert other.get_object(Bucket=bucket, Key="report")["Body"].read() == b"report"
+    assert denied(other.get_object, Bucket=bucket, Key="report")
+    assert denied(user.get_object, Bucket=bucket, Key="report")
+    _reader_arn, reader = iam_user(stack, [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}])
+    assert reader.get_object(Bucket=bucket, Key="report")["Body"].read() == b"report"
+    # A Deny naming the account denies every principal in it.
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*"}))
+    assert denied(reader.get_object, Bucket=bucket, Key="report")
 
 
 def test_an_explicit_deny_wins_over_identity_policies_and_the_root(stack, s3):

@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -468,7 +468,15 @@ class BucketPolicies:
         if granted == ALLOW and not same_account and compiled.public and self.public_access_block(name)[1]:
             granted = IMPLICIT_DENY  # RestrictPublicBuckets: a public policy grants only to its own account
         if same_account:
-            return ALLOW if ALLOW in (identity, granted) else IMPLICIT_DENY
+            if identity == ALLOW:
+                return ALLOW
+            # Naming the account (its ID, root ARN or canonical ID) delegates to the account: its
+            # users and roles still need an identity policy; only a grant to the caller itself
+            # (its ARN, or "*") stands alone (reference_policies_elements_principal.html).
+            if granted == ALLOW and not principal.is_root:
+                request.caller = replace(request.caller, match_account=False)
+                granted = evaluate((compiled.policy,), request)
+            return ALLOW if granted == ALLOW else IMPLICIT_DENY
         if principal is None:
             return granted
         return ALLOW if identity == ALLOW and granted == ALLOW else IMPLICIT_DENY
