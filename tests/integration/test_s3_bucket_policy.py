@@ -16,6 +16,7 @@ from botocore.config import Config
 from helpers import error_of
 
 import lakestack
+from lakestack.aws.errors import AwsError
 
 AWS = Path(sys.executable).parent / "aws"
 _names = itertools.count()
@@ -234,6 +235,19 @@ def test_an_explicit_deny_wins_over_identity_policies_and_the_root(stack, s3):
     s3.delete_bucket_policy(Bucket=bucket)
     assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"keep"
     assert admin.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"keep"
+
+
+def test_a_deny_binds_other_services_calling_s3(stack, s3):
+    """Lambda, Glue and Athena reach S3 through Stack.call, as a principal: the bucket policy
+    applies to them as to a client."""
+    bucket = new_bucket(s3, "code.zip")
+    root = stack.stack.credentials.lookup(stack.credentials["aws_access_key_id"]).principal
+    params = {"Bucket": bucket, "Key": "code.zip"}
+    assert stack.stack.call("s3", "GetObject", params, root)["Body"] == b"code.zip"
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(deny("s3:GetObject", f"arn:aws:s3:::{bucket}/*")))
+    with pytest.raises(AwsError) as caught:
+        stack.stack.call("s3", "GetObject", params, root)
+    assert (caught.value.code, caught.value.status) == ("AccessDenied", 403)
 
 
 def test_a_policy_only_speaks_for_its_own_bucket(stack, s3):
