@@ -40,6 +40,10 @@ def message_of(text: str) -> str:
     return caught.value.message
 
 
+def test_the_size_limit_does_not_count_whitespace():
+    parse_bucket_policy("{" + " " * 21000 + '"Statement": ' + json.dumps([allow()]) + "}", BUCKET)
+
+
 def test_valid_documents_compile_and_keep_their_text():
     text = doc(allow(), allow({"AWS": ["123456789012", "arn:aws:iam::123456789012:user/a"]}, "s3:List*",
                               f"arn:aws:s3:::{BUCKET}"),
@@ -74,7 +78,7 @@ def test_valid_documents_compile_and_keep_their_text():
      "Action does not apply to any resource(s) in statement"),
     (doc(allow(action="s3:ListAllMyBuckets")), "Action does not apply to any resource(s) in statement"),
     (doc(allow(Condition={"StringEquals": {"s3:x-amz-nonsense": "x"}})), "Policy has an invalid condition key"),
-    ("{" + " " * 21000 + "}", "Policies must be less than 20 KB"),
+    (doc(*[allow(Sid=f"S{n}") for n in range(200)]), "Policy exceeds the maximum allowed document size."),
 ])
 def test_s3_refuses_with_its_own_messages(text, message):
     assert message_of(text) == message

@@ -106,14 +106,15 @@ def parse_bucket_policy(text: str | bytes, bucket: str) -> BucketPolicy:
     """Check a PutBucketPolicy document as S3 does; MalformedPolicy (400) if S3 would refuse it."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    if len(text.encode("utf-8")) > MAX_POLICY_BYTES:
-        raise malformed_policy("Policies must be less than 20 KB")
     if not text.lstrip().startswith("{"):
         raise malformed_policy(_NOT_JSON)
     try:
         document = json.loads(text)
     except ValueError:
         raise malformed_policy(_NOT_JSON) from None
+    # The limit counts the document without its insignificant whitespace.
+    if len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_POLICY_BYTES:
+        raise malformed_policy("Policy exceeds the maximum allowed document size.")
     statements = document.get("Statement")
     statements = [statements] if isinstance(statements, dict) else statements
     if isinstance(statements, list):
