@@ -22,9 +22,14 @@ AWS = Path(sys.executable).parent / "aws"
 _names = itertools.count()
 
 
+# Public policies ("Principal": "*") are what most cases need: buckets as before April 2023,
+# without Block Public Access (which would refuse them, as on AWS today).
+LEGACY = {"s3_bucket_defaults": "legacy"}
+
+
 @pytest.fixture(scope="module")
 def stack():
-    with lakestack.local() as running:
+    with lakestack.local(**LEGACY) as running:
         yield running
 
 
@@ -332,7 +337,7 @@ def test_deleting_the_bucket_drops_its_policy(s3, anonymous):
 
 
 def test_a_policy_survives_kill_9(server_process):
-    server = server_process()
+    server = server_process({"LAKESTACK_S3_BUCKET_DEFAULTS": "legacy"})
     s3 = server.client("s3")
     s3.create_bucket(Bucket="kept-policy")
     s3.put_object(Bucket="kept-policy", Key="open", Body=b"open")
