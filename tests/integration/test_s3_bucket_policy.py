@@ -267,6 +267,33 @@ def test_a_policy_only_speaks_for_its_own_bucket(stack, s3):
     assert denied(user.get_object, Bucket=target, Key="a")  # the source's policy grants nothing here
 
 
+def test_block_public_access_seam(stack, s3, anonymous):
+    """What Block Public Access asks of bucket policies, through the seam it plugs into
+    (BucketPolicies.public_access_block → (BlockPublicPolicy, RestrictPublicBuckets))."""
+    bucket = new_bucket(s3, "doc")
+    policies = stack.stack.provider("s3").bucket_policies
+    settings = {bucket: (True, False)}
+    original = policies.public_access_block
+    policies.public_access_block = lambda name: settings.get(name, (False, False))
+    try:
+        public = policy(allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*"))
+        assert status_and_code(error_of(s3.put_bucket_policy, Bucket=bucket, Policy=public)) == (403, "AccessDenied")
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy(allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*",
+                                                                {"AWS": "123456789012"})))  # not public
+        settings[bucket] = (False, False)
+        s3.put_bucket_policy(Bucket=bucket, Policy=public)
+        assert anonymous.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"doc"
+        settings[bucket] = (False, True)  # RestrictPublicBuckets: the owner's account only
+        assert denied(anonymous.get_object, Bucket=bucket, Key="doc")
+        arn, user = iam_user(stack, None)
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy(allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*"),
+                                                          allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*", {"AWS": arn})))
+        assert user.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"doc"
+        assert denied(anonymous.get_object, Bucket=bucket, Key="doc")
+    finally:
+        policies.public_access_block = original
+
+
 # -- condition keys -----------------------------------------------------------------------------
 
 def test_request_header_condition_keys(s3):
