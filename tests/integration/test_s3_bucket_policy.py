@@ -352,6 +352,36 @@ def test_referer_and_request_tag_condition_keys(stack, s3, anonymous):
     user.put_object(Bucket=bucket, Key="public", Body=b"x", Tagging="owner=me&security=public")
 
 
+def test_existing_object_tag_condition_key(stack, s3, anonymous):
+    """s3:ExistingObjectTag/<key> reads the object's tags through BucketPolicies.object_tags
+    (object tagging plugs in there; here a stand-in gives the tags)."""
+    bucket = new_bucket(s3, "public-doc", "private-doc", "untagged")
+    policies = stack.stack.provider("s3").bucket_policies
+    tags = {(bucket, "public-doc"): {"security": "public", "team": "a"}, (bucket, "private-doc"): {"security": "private"}}
+    asked = []
+    original = policies.object_tags
+
+    def object_tags(name, key, version_id):
+        asked.append((name, key, version_id))
+        return tags.get((name, key))
+
+    policies.object_tags = object_tags
+    try:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy(allow(
+            "s3:GetObject", f"arn:aws:s3:::{bucket}/*",
+            Condition={"StringEquals": {"s3:ExistingObjectTag/security": "public"}})))
+        assert anonymous.get_object(Bucket=bucket, Key="public-doc")["Body"].read() == b"public-doc"
+        assert denied(anonymous.get_object, Bucket=bucket, Key="private-doc")
+        assert denied(anonymous.get_object, Bucket=bucket, Key="untagged")
+        assert (bucket, "public-doc", None) in asked
+        asked.clear()
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy(allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*")))
+        anonymous.get_object(Bucket=bucket, Key="untagged")
+        assert not asked  # read only for a policy that tests it
+    finally:
+        policies.object_tags = original
+
+
 # -- lifetime ------------------------------------------------------------------------------------
 
 def test_deleting_the_bucket_drops_its_policy(s3, anonymous):
