@@ -397,18 +397,25 @@ class BucketPolicies:
 
     # -- Put / Get / Delete / Status -------------------------------------------------------
 
-    def put(self, bucket: str, text: str) -> None:
-        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html"""
-        compiled = parse_bucket_policy(text, bucket)
-        block_public_policy, _restrict = self.public_access_block(bucket)
+    def put(self, bucket, text: str) -> None:
+        """PutBucketPolicy on `bucket` (a buckets.Bucket).
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html"""
+        compiled = parse_bucket_policy(text, bucket.name)
+        block_public_policy, _restrict = self.public_access_block(bucket.name)
         if block_public_policy and compiled.public:
             # https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html
             raise errors.access_denied()
         with self._lock:
             with self.db.transaction() as conn:
-                conn.execute("INSERT OR REPLACE INTO bucket_policies (bucket, policy) VALUES (?, ?)",
-                             (bucket, compiled.text))
-            self._policies[bucket] = compiled
+                # Only while this very bucket exists: one deleted meanwhile (and maybe made again
+                # by someone else) must not end up with the policy.
+                stored = conn.execute(
+                    "INSERT OR REPLACE INTO bucket_policies (bucket, policy) SELECT name, ? FROM buckets "
+                    "WHERE name = ? AND account_id = ? AND created = ?",
+                    (compiled.text, bucket.name, bucket.account_id, bucket.created)).rowcount
+            if not stored:
+                raise errors.no_such_bucket(bucket.name)
+            self._policies[bucket.name] = compiled
 
     def get(self, bucket: str) -> str:
         compiled = self._policies.get(bucket)

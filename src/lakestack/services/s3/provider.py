@@ -436,7 +436,7 @@ class S3Provider(Provider):
         ConfirmRemoveSelfBucketAccess is accepted; the owner's root keeps its access to the
         policy either way (resource_decision)."""
         bucket = self.buckets.require(ctx.account_id, params["Bucket"])
-        self.bucket_policies.put(bucket.name, params.get("Policy") or "")
+        self.bucket_policies.put(bucket, params.get("Policy") or "")
         ctx.response_status = 204  # S3 answers 204 No Content, which the model does not say
         return {}
 
