@@ -242,6 +242,63 @@ def test_an_explicit_deny_wins_over_identity_policies_and_the_root(stack, s3):
     assert admin.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"keep"
 
 
+OTHER_ACCOUNT = "111122223333"
+
+
+def other_account(stack):
+    """The root's S3 and IAM clients of a second account."""
+    iam = stack.stack.provider("iam")
+    iam.store.ensure_account(OTHER_ACCOUNT)
+    iam.store.access_keys.ensure_root_key(OTHER_ACCOUNT, None, None)
+    key_id, secret = iam.root_credentials(OTHER_ACCOUNT)
+    keys = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+    return (stack.client("s3", config=Config(retries={"max_attempts": 0}), **keys), stack.client("iam", **keys))
+
+
+def test_another_account_needs_the_policy_and_its_own_permissions(stack, s3, anonymous):
+    bucket = new_bucket(s3, "shared/report", "private/plans")
+    other_root, other_iam = other_account(stack)
+    assert denied(other_root.get_object, Bucket=bucket, Key="shared/report")  # no policy: no way in
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(
+        allow("s3:GetObject", f"arn:aws:s3:::{bucket}/shared/*", {"AWS": OTHER_ACCOUNT}),
+        allow(["s3:ListBucket", "s3:GetBucketPolicy"], f"arn:aws:s3:::{bucket}", {"AWS": OTHER_ACCOUNT})))
+    # The other account's root has every permission in its account, so the grant suffices.
+    assert other_root.get_object(Bucket=bucket, Key="shared/report")["Body"].read() == b"shared/report"
+    assert [o["Key"] for o in other_root.list_objects_v2(Bucket=bucket)["Contents"]] == ["private/plans",
+                                                                                        "shared/report"]
+    other_root.head_bucket(Bucket=bucket)
+    assert denied(other_root.get_object, Bucket=bucket, Key="private/plans")
+    assert denied(other_root.put_object, Bucket=bucket, Key="shared/new", Body=b"x")
+    # Only the owner's account may touch the policy itself, granted or not.
+    response = error_of(other_root.get_bucket_policy, Bucket=bucket)
+    assert status_and_code(response) == (405, "MethodNotAllowed")
+    # Its users need an identity policy of their own as well.
+    other_iam.create_user(UserName="reader")
+    key = other_iam.create_access_key(UserName="reader")["AccessKey"]
+    reader = stack.client("s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                          config=Config(retries={"max_attempts": 0}))
+    assert denied(reader.get_object, Bucket=bucket, Key="shared/report")
+    other_iam.put_user_policy(UserName="reader", PolicyName="s3", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    assert reader.get_object(Bucket=bucket, Key="shared/report")["Body"].read() == b"shared/report"
+    assert denied(reader.get_object, Bucket=bucket, Key="private/plans")  # its own allow-all is not enough
+    # A Deny for the account wins.
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(
+        allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*"),
+        deny("s3:GetObject", f"arn:aws:s3:::{bucket}/*", {"AWS": f"arn:aws:iam::{OTHER_ACCOUNT}:root"})))
+    assert denied(other_root.get_object, Bucket=bucket, Key="shared/report")
+    assert denied(reader.get_object, Bucket=bucket, Key="shared/report")
+    assert anonymous.get_object(Bucket=bucket, Key="shared/report")["Body"].read() == b"shared/report"
+
+
+def test_anonymous_callers_reach_any_accounts_public_bucket(stack, anonymous):
+    other_root, _ = other_account(stack)
+    bucket = new_bucket(other_root, "index.html")
+    assert denied(anonymous.get_object, Bucket=bucket, Key="index.html")
+    other_root.put_bucket_policy(Bucket=bucket, Policy=policy(allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*")))
+    assert anonymous.get_object(Bucket=bucket, Key="index.html")["Body"].read() == b"index.html"
+
+
 def test_a_deny_binds_other_services_calling_s3(stack, s3):
     """Lambda, Glue and Athena reach S3 through Stack.call, as a principal: the bucket policy
     applies to them as to a client."""

@@ -485,9 +485,12 @@ class BucketPolicies:
                 request.caller = replace(request.caller, match_account=False)
                 granted = evaluate((compiled.policy,), request)
             return ALLOW if granted == ALLOW else IMPLICIT_DENY
-        if principal is None:
-            return granted
-        return ALLOW if identity == ALLOW and granted == ALLOW else IMPLICIT_DENY
+        if granted == ALLOW and (principal is None or identity == ALLOW):
+            if params.get("Bucket") == name:
+                # The call acts on the owner's bucket (Buckets.require checks the account).
+                ctx.acting_account_id = owner
+            return ALLOW
+        return IMPLICIT_DENY
 
     def _request(self, ctx, compiled: BucketPolicy, action: str, resource: str, context: dict, params: dict,
                  owner: str) -> Request:

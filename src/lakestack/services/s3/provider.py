@@ -435,19 +435,27 @@ class S3Provider(Provider):
         """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html
         ConfirmRemoveSelfBucketAccess is accepted; the owner's root keeps its access to the
         policy either way (resource_decision)."""
-        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        bucket = self._policy_bucket(ctx, params, "PUT")
         self.bucket_policies.put(bucket, params.get("Policy") or "")
         ctx.response_status = 204  # S3 answers 204 No Content, which the model does not say
         return {}
 
     def get_bucket_policy(self, ctx, params):
-        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        bucket = self._policy_bucket(ctx, params, "GET")
         return {"Policy": self.bucket_policies.get(bucket.name)}
 
     def delete_bucket_policy(self, ctx, params):
-        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        bucket = self._policy_bucket(ctx, params, "DELETE")
         self.bucket_policies.delete(bucket.name)
         return {}
+
+    def _policy_bucket(self, ctx, params, method: str):
+        """Only the owner's account may touch a bucket's policy: another account is 405 even
+        when the policy grants it the action (API_PutBucketPolicy.html)."""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        if ctx.principal is None or ctx.principal.account_id != bucket.account_id:
+            raise errors.method_not_allowed(method)
+        return bucket
 
     def get_bucket_policy_status(self, ctx, params):
         """https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketPolicyStatus.html
