@@ -51,6 +51,7 @@ from lakestack.services.iam.policy import (
 )
 from lakestack.services.s3 import errors, policy_grammar
 from lakestack.services.s3.buckets import canonical_user_id
+from lakestack.services.s3.objects import parse_copy_source
 
 log = logging.getLogger("lakestack.s3")
 
@@ -298,8 +299,6 @@ def request_keys(ctx, params: dict, owner_account: str) -> dict[str, Any]:
             keys["s3:max-keys"] = params["MaxKeys"]
     copy_source = params.get("CopySource")
     if copy_source and ctx.operation in ("CopyObject", "UploadPartCopy"):
-        from lakestack.services.s3.objects import parse_copy_source
-
         try:
             source_bucket, source_key, _version = parse_copy_source(copy_source)
             keys["s3:x-amz-copy-source"] = f"{source_bucket}/{source_key}"
