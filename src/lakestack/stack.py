@@ -53,7 +53,10 @@ class Stack:
             stack=self,
         )
         for action, resource in provider.authorization(ctx, params):
-            if not self.authorizer.is_allowed(principal, action, resource, {}):
+            decision = self.authorizer.decide(principal, action, resource, {})
+            if provider.has_resource_policies:  # a bucket policy's Deny binds other services too
+                decision = provider.resource_decision(ctx, action, resource, decision, {})
+            if decision != "Allow":
                 raise AwsError("AccessDenied", f"{principal.arn} is not authorized to perform: {action} on "
                                f"resource: {resource}", status=403)
         return getattr(provider, provider.method_name(operation))(ctx, params)

@@ -49,9 +49,14 @@ class RequestContext:
     response_status: int | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The account whose resource the call acts on, when a resource-based policy let in a caller
+    # of another account (or an anonymous one): set by the provider's resource_decision.
+    acting_account_id: str | None = None
 
     @property
     def account_id(self) -> str:
+        if self.acting_account_id is not None:
+            return self.acting_account_id
         return self.principal.account_id if self.principal else self.stack.settings.account_id
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 import json
 import logging
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
@@ -296,12 +297,26 @@ def _declared_length(http: HttpRequest) -> int:
     return int(declared) if declared.isdigit() else MAX_BUFFERED_BODY
 
 
+# (epoch second, its aws:CurrentTime text): formatting a time costs more than the rest of the
+# context, which S3 builds for every request once buckets may have policies.
+_clock: tuple[int, str] = (0, "")
+
+
+def _current_time() -> tuple[str, str]:
+    global _clock
+    second = int(time.time())
+    clock = _clock
+    if clock[0] != second:
+        clock = _clock = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return clock[1], str(second)
+
+
 def condition_context(ctx: RequestContext) -> dict:
     """The global condition keys IAM conditions may test."""
-    now = dt.datetime.now(dt.UTC)
+    current_time, epoch_time = _current_time()
     context = {
-        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:CurrentTime": current_time,
+        "aws:EpochTime": epoch_time,
         "aws:RequestedRegion": ctx.region,
         # The request came over TLS (the ASGI scope's scheme, set on ctx.http by __call__).
         "aws:SecureTransport": "true" if ctx.http is not None and ctx.http.secure else "false",

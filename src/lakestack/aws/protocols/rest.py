@@ -266,6 +266,8 @@ def serialize_response(operation, output: dict, ctx) -> Response:
         resp.header("x-amzn-RequestId", request_id)
     shape = operation.output_shape
     if shape is None:
+        if ctx.response_status:
+            resp.status = ctx.response_status
         return resp
     plan = bindings(shape)
     body_members = plan.body_members

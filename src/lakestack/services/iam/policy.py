@@ -83,6 +83,12 @@ class Caller:
     arns: tuple[str, ...] = ()
     service: str = ""
     match_account: bool = True
+    # S3 names an account also by its canonical user ID ("CanonicalUser" principals).
+    canonical_id: str = ""
+
+
+# An anonymous (unsigned) request: only "Principal": "*" (or {"AWS": "*"}) matches it.
+ANONYMOUS = Caller()
 
 
 @dataclass(frozen=True)
@@ -91,17 +97,25 @@ class PrincipalSpec:
     aws: frozenset[str] = frozenset()
     service: frozenset[str] = frozenset()
     federated: frozenset[str] = frozenset()
+    canonical: frozenset[str] = frozenset()
 
     def matches(self, caller: Caller) -> bool:
         if self.everyone:
             return True
         if caller.service:
             return caller.service.lower() in self.service
+        # {"AWS": "*"} is everyone too, anonymous callers included:
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-anonymous
+        if "*" in self.aws:
+            return True
         if not caller.arns:
             return False
-        if "*" in self.aws or any(arn in self.aws for arn in caller.arns):
+        if any(arn in self.aws for arn in caller.arns):
             return True
-        return caller.match_account and f"arn:aws:iam::{caller.account}:root" in self.aws
+        if not caller.match_account:
+            return False
+        return (f"arn:aws:iam::{caller.account}:root" in self.aws
+                or bool(caller.canonical_id and caller.canonical_id in self.canonical))
 
 
 def _principal(value: Any) -> PrincipalSpec:
@@ -112,6 +126,7 @@ def _principal(value: Any) -> PrincipalSpec:
     aws: set[str] = set()
     service: set[str] = set()
     federated: set[str] = set()
+    canonical: set[str] = set()
     for kind, entries in value.items():
         if kind not in _PRINCIPAL_TYPES:
             raise MalformedPolicy("Syntax errors in policy.")
@@ -122,9 +137,22 @@ def _principal(value: Any) -> PrincipalSpec:
                 if not entry or any(c.isspace() for c in entry):
                     raise MalformedPolicy(f'Invalid principal in policy: "SERVICE":"{entry}"')
                 service.add(entry.lower())
+            elif kind == "CanonicalUser":
+                canonical.add(entry.lower())
             else:
                 federated.add(entry)
-    return PrincipalSpec(aws=frozenset(aws), service=frozenset(service), federated=frozenset(federated))
+    return PrincipalSpec(aws=frozenset(aws), service=frozenset(service), federated=frozenset(federated),
+                         canonical=frozenset(canonical))
+
+
+def is_aws_principal(entry: str) -> bool:
+    """Whether an "AWS" principal entry is one IAM accepts: "*", an account ID, or the ARN of
+    an account root, user, role or session."""
+    try:
+        _aws_principal(entry)
+    except MalformedPolicy:
+        return False
+    return True
 
 
 def _aws_principal(entry: str) -> str:

@@ -203,3 +203,8 @@ def not_implemented_feature(feature: str, header: str | None = None) -> AwsError
     if header:
         message += f" (requested by {header})"
     return AwsError("NotImplementedError", message, 501, sender_fault=False)
+
+
+def method_not_allowed(method: str) -> AwsError:
+    return AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405,
+                    Method=method)

@@ -16,6 +16,7 @@ from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
 from lakestack.services.s3 import acls, checksums, encryption, errors, listing, spool
 from lakestack.services.s3 import post_object as browser_uploads
+from lakestack.services.s3.bucket_policy import BucketPolicies
 from lakestack.services.s3.buckets import Buckets, check_bucket_options, owner
 from lakestack.services.s3.cors import CorsConfigurations
 from lakestack.services.s3.multipart import Multipart
@@ -92,6 +93,9 @@ class S3Provider(Provider):
         self.multipart = Multipart(self.store, self.buckets, self.objects)
         self.notifications = Notifications(self.store.db, stack, self.buckets.get)
         self.cors = CorsConfigurations(self.store.db)
+        # IAM's authorizer is made after the providers: looked up when a request needs it.
+        self.bucket_policies = BucketPolicies(self.store.db, self.buckets.get, lambda principal, context: (
+            stack.authorizer.request_context(principal, context)))
 
     def stop(self) -> None:
         self.store.close()
@@ -103,6 +107,7 @@ class S3Provider(Provider):
             if bucket and self.buckets.get(bucket) is None:
                 raise errors.no_such_bucket(bucket)
         checks = super().authorization(ctx, params)
+        ctx.extra["params"] = params  # a bucket policy's conditions may test them (resource_decision)
         if ctx.operation in ("CopyObject", "UploadPartCopy") and params.get("CopySource"):
             try:
                 src_bucket, src_key, src_version = parse_copy_source(params["CopySource"])
@@ -146,6 +151,7 @@ class S3Provider(Provider):
         self.buckets.delete(ctx.account_id, params["Bucket"])
         self.notifications.forget(params["Bucket"])
         self.cors.delete(params["Bucket"])
+        self.bucket_policies.forget(params["Bucket"])
         return {}
 
     def head_bucket(self, ctx, params):
@@ -478,6 +484,51 @@ class S3Provider(Provider):
         # judged by that method, as s3-tests' test_cors_origin_response expects.
         method = http.headers.get("access-control-request-method") or http.method
         return self.cors.response_headers(bucket, http.headers["origin"], method)
+    # -- bucket policies ---------------------------------------------------------------------
+
+    ACTIONS.update({
+        "PutBucketPolicy": Action("s3:PutBucketPolicy", BUCKET),
+        "GetBucketPolicy": Action("s3:GetBucketPolicy", BUCKET),
+        "DeleteBucketPolicy": Action("s3:DeleteBucketPolicy", BUCKET),
+        "GetBucketPolicyStatus": Action("s3:GetBucketPolicyStatus", BUCKET),
+    })
+    has_resource_policies = True
+
+    def resource_decision(self, ctx, action, resource, identity, context):
+        return self.bucket_policies.decide(ctx, action, resource, identity, context, ctx.extra.get("params") or {})
+
+    def put_bucket_policy(self, ctx, params):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html
+        ConfirmRemoveSelfBucketAccess is accepted; the owner's root keeps its access to the
+        policy either way (resource_decision)."""
+        bucket = self._policy_bucket(ctx, params, "PUT")
+        self.bucket_policies.put(bucket, params.get("Policy") or "")
+        ctx.response_status = 204  # S3 answers 204 No Content, which the model does not say
+        return {}
+
+    def get_bucket_policy(self, ctx, params):
+        bucket = self._policy_bucket(ctx, params, "GET")
+        return {"Policy": self.bucket_policies.get(bucket.name)}
+
+    def delete_bucket_policy(self, ctx, params):
+        bucket = self._policy_bucket(ctx, params, "DELETE")
+        self.bucket_policies.delete(bucket.name)
+        return {}
+
+    def _policy_bucket(self, ctx, params, method: str):
+        """Only the owner's account may touch a bucket's policy: another account is 405 even
+        when the policy grants it the action (API_PutBucketPolicy.html)."""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        if ctx.principal is None or ctx.principal.account_id != bucket.account_id:
+            raise errors.method_not_allowed(method)
+        return bucket
+
+    def get_bucket_policy_status(self, ctx, params):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketPolicyStatus.html
+        IsPublic says whether the bucket *policy* is public (bucket_policy.is_public); ACLs do
+        not count, and a bucket without a policy is 404 NoSuchBucketPolicy, as on S3."""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return {"PolicyStatus": {"IsPublic": self.bucket_policies.is_public(bucket.name)}}
 
 
 def _check_sse_c(ctx, params) -> None:
