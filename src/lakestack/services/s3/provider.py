@@ -560,6 +560,8 @@ class S3Provider(Provider):
         own account's policies allow, on a bucket of that account, it costs a dict lookup."""
         if identity == "Deny" or not resource.startswith("arn:aws:s3:::"):
             return identity
+        if action not in acls.BUCKET_PERMISSIONS and action not in acls.OBJECT_PERMISSIONS:
+            return identity  # no ACL permission grants it (CreateBucket, configuration, ...)
         name, _, key = resource[13:].partition("/")
         bucket = self.buckets.get(name)
         if bucket is None:
