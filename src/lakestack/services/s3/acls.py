@@ -394,8 +394,12 @@ class AclStore:
         """After deletes: drop the ACLs of versions of these keys that are gone."""
         if bucket not in self._with_objects:
             return
+        keys = [key for key in set(keys) if self.store.db.query_one(
+            "SELECT 1 FROM object_acls WHERE bucket = ? AND key = ? LIMIT 1", (bucket, key))]
+        if not keys:
+            return  # nothing to drop: no write (and no fsync) for it
         with self.store.transaction() as db:
-            for key in set(keys):
+            for key in keys:
                 db.execute(
                     "DELETE FROM object_acls WHERE bucket = ? AND key = ? AND version_id NOT IN"
                     " (SELECT COALESCE(version_id, 'null') FROM objects WHERE bucket = ? AND key = ?"
