@@ -161,6 +161,7 @@ class S3Provider(Provider):
         if not created:
             # Re-created in us-east-1 by its owner: 200, and "resets the bucket access control lists".
             # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
+            self._check_block_public_acls(bucket.name, acl)
             self.acls.set_bucket(bucket.name, acl if self.ownership.acls_enabled(bucket.name) else None)
         return {"Location": f"/{bucket.name}", "BucketArn": bucket.arn}
 
