@@ -354,6 +354,29 @@ def test_an_explicit_deny_beats_a_public_acl(stack, s3):
     assert clients["acl-nothing"].get_object(Bucket=name, Key="signed")["Body"].read() == b"z"
 
 
+def test_acl_headers_on_a_write_need_put_object_acl(stack, s3, anonymous):
+    name = acl_bucket(s3)
+    iam = stack.client("iam")
+    clients = {}
+    for user, actions in (("acl-writer", ["s3:PutObject"]), ("acl-full-writer", ["s3:PutObject", "s3:PutObjectAcl"])):
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="write", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": f"arn:aws:s3:::{name}/*"}]}))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        clients[user] = stack.client("s3", aws_access_key_id=key["AccessKeyId"],
+                                     aws_secret_access_key=key["SecretAccessKey"])
+    clients["acl-writer"].put_object(Bucket=name, Key="plain", Body=b"x")
+    assert code(clients["acl-writer"].put_object, Bucket=name, Key="k", Body=b"x", ACL="public-read") == (
+        "AccessDenied", 403)
+    clients["acl-full-writer"].put_object(Bucket=name, Key="k", Body=b"x", ACL="public-read")
+    assert anonymous.get_object(Bucket=name, Key="k")["Body"].read() == b"x"
+    # Whom a bucket ACL lets write may state the new object's ACL.
+    s3.put_bucket_acl(Bucket=name, ACL="public-read-write")
+    anonymous.put_object(Bucket=name, Key="anon", Body=b"y", ACL="public-read")
+    assert anonymous.get_object(Bucket=name, Key="anon")["Body"].read() == b"y"
+
+
 # -- the AWS CLI -------------------------------------------------------------------------------
 
 

@@ -306,8 +306,9 @@ def acl_decision(action: str, identity: str, bucket_acl: dict | None, object_acl
         return denied
     acl = object_acl() if object_acl is not None else None
     if acl is None:
-        # No such object (or version): whoever may list the bucket learns that (404), as on S3.
-        listable = grants_permission(bucket_acl, "READ", authenticated, other_account_id, ignore_public)
+        # No such object (or version): a reader who may list the bucket learns that (404), as on S3.
+        listable = permission == "READ" and grants_permission(bucket_acl, "READ", authenticated, other_account_id,
+                                                              ignore_public)
         return "Allow" if listable else denied
     return "Allow" if grants_permission(acl, permission, authenticated, other_account_id, ignore_public) else denied
 

@@ -115,6 +115,10 @@ class S3Provider(Provider):
             if bucket and self.buckets.get(bucket) is None:
                 raise errors.no_such_bucket(bucket)
         checks = super().authorization(ctx, params)
+        if ctx.operation in _ACL_WRITES and acls.requested(params):
+            # "To use ACL-specific headers, you must have the s3:PutObjectAcl permission."
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+            checks.append(("s3:PutObjectAcl", checks[0][1]))
         if ctx.operation in ("CopyObject", "UploadPartCopy") and params.get("CopySource"):
             try:
                 src_bucket, src_key, src_version = parse_copy_source(params["CopySource"])
@@ -563,6 +567,9 @@ class S3Provider(Provider):
             return identity
         if action not in acls.BUCKET_PERMISSIONS and action not in acls.OBJECT_PERMISSIONS:
             return identity  # no ACL permission grants it (CreateBucket, configuration, ...)
+        if action == "s3:PutObjectAcl" and ctx.operation in _ACL_WRITES:
+            # A write's own ACL headers: whom the bucket lets write writes an object it owns.
+            action = "s3:PutObject"
         name, _, key = resource[13:].partition("/")
         bucket = self.buckets.get(name)
         if bucket is None:
@@ -749,5 +756,7 @@ def _location(ctx, bucket: str, key: str) -> str:
     return f"{base}/{bucket}/{quote(key)}"
 
 
+# Writes whose ACL headers need s3:PutObjectAcl as well.
+_ACL_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
 # An ACL operation naming a version (?versionId=) is its own IAM action.
 _VERSION_ACTIONS.update({"GetObjectAcl": "s3:GetObjectVersionAcl", "PutObjectAcl": "s3:PutObjectVersionAcl"})
