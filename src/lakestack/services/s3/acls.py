@@ -4,8 +4,8 @@
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html
 
 An ACL is kept as `{"Owner": canonical id, "Grants": [{"Grantee": {...}, "Permission": ...}]}`
-with grantees as S3 answers them (Type plus ID or URI; an email grantee is resolved to its
-account's canonical ID when the ACL is set, as S3 does). ACLs count only while the bucket's
+with grantees as S3 answers them (Type plus ID or URI: S3 resolves an email grantee to its
+account's canonical ID when the ACL is set; lakestack's accounts have no email, see Resolver). ACLs count only while the bucket's
 Object Ownership is not `BucketOwnerEnforced` (object_ownership.py); then they are refused on
 writes and reads answer the owner's full control.
 
@@ -83,6 +83,8 @@ def default_acl(owner_id: str) -> dict:
 
 def canned(name: str, owner_id: str, bucket_owner_id: str, for_bucket: bool) -> dict:
     """https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#canned-acl"""
+    if name not in CANNED:
+        raise errors.invalid_argument("Invalid canned ACL", "x-amz-acl", name)
     grants = [grant(user(owner_id), "FULL_CONTROL")]
     if name == "public-read":
         grants.append(grant(group(ALL_USERS), "READ"))
@@ -98,8 +100,6 @@ def canned(name: str, owner_id: str, bucket_owner_id: str, for_bucket: bool) -> 
         # "Ignored if specified when creating a bucket" (and so on any bucket ACL).
         if not for_bucket:
             grants.append(grant(user(bucket_owner_id), "READ" if name == "bucket-owner-read" else "FULL_CONTROL"))
-    elif name != "private":
-        raise errors.invalid_argument("", "x-amz-acl", name)
     return {"Owner": owner_id, "Grants": grants}
 
 
@@ -139,11 +139,11 @@ def from_headers(params: dict, resolver: Resolver) -> list[dict]:
             continue
         position, text = 0, value.strip()
         if not text:
-            raise errors.invalid_argument("", _header_name(member), value)
+            raise errors.invalid_argument("Invalid grant header", _header_name(member), value)
         while position < len(text):
             found = _GRANTEE.match(text, position)
             if found is None:
-                raise errors.invalid_argument("", _header_name(member), value)
+                raise errors.invalid_argument("Invalid grant header", _header_name(member), value)
             kind, quoted, bare, _ = found.groups()
             name = quoted if quoted is not None else bare
             if kind == "id":
