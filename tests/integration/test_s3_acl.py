@@ -434,3 +434,18 @@ def test_acls_ownership_and_blocks_survive_a_kill(server_process):
     anonymous = boto3.client("s3", endpoint_url=server.endpoint_url, region_name="us-east-1",
                              config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}))
     assert anonymous.get_object(Bucket="acl-crash", Key="k")["Body"].read() == b"x"
+
+
+def test_a_bucket_from_before_object_ownership_stays_enforced(tmp_path):
+    """A store written before lakestack had Object Ownership has no ownership row for a bucket:
+    every bucket was BucketOwnerEnforced then, and stays so (in either defaults mode)."""
+    with lakestack.local(home=tmp_path, s3_bucket_defaults="legacy") as first:
+        first.client("s3").create_bucket(Bucket="acl-old-bucket")
+    with sqlite3.connect(tmp_path / "state" / "s3.db") as db:
+        db.execute("DELETE FROM bucket_ownership WHERE bucket = 'acl-old-bucket'")
+    with lakestack.local(home=tmp_path, s3_bucket_defaults="legacy") as second:
+        s3 = second.client("s3")
+        assert s3.get_bucket_ownership_controls(Bucket="acl-old-bucket")["OwnershipControls"]["Rules"] == [
+            {"ObjectOwnership": "BucketOwnerEnforced"}]
+        assert code(s3.put_bucket_acl, Bucket="acl-old-bucket", ACL="public-read") == (
+            "AccessControlListNotSupported", 400)
