@@ -561,15 +561,12 @@ class S3Provider(Provider):
         return {}
 
     def _acl_decision(self, ctx, action: str, resource: str, identity: str) -> str:
-        """ACLs' part of resource_decision (acls.acl_decision). For the root and callers their
-        own account's policies allow, on a bucket of that account, it costs a dict lookup."""
-        if identity == "Deny" or not resource.startswith("arn:aws:s3:::"):
-            return identity
-        if action not in acls.BUCKET_PERMISSIONS and action not in acls.OBJECT_PERMISSIONS:
-            return identity  # no ACL permission grants it (CreateBucket, configuration, ...)
-        if action == "s3:PutObjectAcl" and ctx.operation in _ACL_WRITES:
-            # A write's own ACL headers: whom the bucket lets write writes an object it owns.
-            action = "s3:PutObject"
+        """ACLs' part of resource_decision (acls.acl_decision): the identity-based decision
+        with the bucket's and object's ACLs counted. For the root and callers their own
+        account's policies allow, on a bucket of that account, it costs a dict lookup. A caller
+        of another account gets "ImplicitDeny" unless an ACL grants it the action."""
+        if identity == "Deny" or action == "s3:CreateBucket" or not resource.startswith("arn:aws:s3:::"):
+            return identity  # (CreateBucket names a bucket, it does not act on one)
         name, _, key = resource[13:].partition("/")
         bucket = self.buckets.get(name)
         if bucket is None:
@@ -581,7 +578,10 @@ class S3Provider(Provider):
         elif identity == "Allow":
             return identity
         if not self.ownership.acls_enabled(name):
-            return identity if other is None else "ImplicitDeny"
+            return "ImplicitDeny"
+        if action == "s3:PutObjectAcl" and ctx.operation in _ACL_WRITES:
+            # A write's own ACL headers: whom the bucket lets write writes an object it owns.
+            action = "s3:PutObject"
         object_acl = None
         if key and action in acls.OBJECT_PERMISSIONS:
             def object_acl():
