@@ -348,7 +348,7 @@ class AclStore:
     def set_bucket(self, name: str, acl: dict | None) -> None:
         with self.store.transaction() as db:
             self.write_bucket(db, name, acl)
-            self.commit_bucket(name, acl)
+        self.commit_bucket(name, acl)  # once durable
 
     def forget_bucket(self, db, name: str) -> None:
         """A bucket is deleted or (re)created: nothing of an earlier one under its name stays."""

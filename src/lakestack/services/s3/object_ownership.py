@@ -85,7 +85,7 @@ class OwnershipControls:
     def set(self, bucket: str, ownership: str | None) -> None:
         with self.store.transaction() as db:
             self.write(db, bucket, ownership)
-            self.commit(bucket, ownership)
+        self.commit(bucket, ownership)  # once durable
 
     def forget(self, db, bucket: str) -> None:
         db.execute("DELETE FROM bucket_ownership WHERE bucket = ?", (bucket,))

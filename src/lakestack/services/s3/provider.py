@@ -630,7 +630,8 @@ class S3Provider(Provider):
 
     def _write_bucket_access(self, db, name: str, ownership, acl, block) -> None:
         """A new bucket's rows, in its CreateBucket transaction (and what an earlier bucket of
-        the name left, gone)."""
+        the name left, gone). The caches change here too: no request sees the bucket before
+        Buckets.create has committed it, and a failed commit leaves entries for no bucket."""
         self.acls.forget_bucket(db, name)
         self.ownership.write(db, name, ownership)
         self.acls.write_bucket(db, name, acl)

@@ -72,4 +72,4 @@ class PublicAccessBlocks:
     def set(self, bucket: str, flags: dict | None) -> None:
         with self.store.transaction() as db:
             self.write(db, bucket, flags)
-            self.commit(bucket, flags)
+        self.commit(bucket, flags)  # once durable
