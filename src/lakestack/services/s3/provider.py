@@ -648,9 +648,13 @@ class S3Provider(Provider):
         self.public_access_blocks.write(db, name, None)
 
     def _bucket_access_forgotten(self, name: str) -> None:
-        self.ownership.forgotten(name)
-        self.acls.forgotten(name)
-        self.public_access_blocks.commit(name, None)
+        """After DeleteBucket: its cached configuration goes, unless a bucket of the same name
+        was created since (CreateBucket caches under the same layout lock)."""
+        with self.store.layout_lock(name):
+            if self.buckets.get(name) is None:
+                self.ownership.forgotten(name)
+                self.acls.forgotten(name)
+                self.public_access_blocks.commit(name, None)
 
     def _acl_of_write(self, ctx, params) -> dict | None:
         """The ACL a PutObject / CopyObject / CreateMultipartUpload states for its object, to
