@@ -106,8 +106,11 @@ class Buckets:
 
     # -- CreateBucket / DeleteBucket ----------------------------------------------------
 
-    def create(self, account_id: str, request_region: str, name: str, constraint: str | None) -> Bucket:
-        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html"""
+    def create(self, account_id: str, request_region: str, name: str, constraint: str | None,
+               in_transaction=None) -> Bucket:
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
+        `in_transaction(db)`: more rows a new bucket starts with, committed with it (not run
+        when the bucket already exists)."""
         if not valid_bucket_name(name):
             raise errors.invalid_bucket_name(name)
         region = self._region_for(request_region, constraint)
@@ -127,6 +130,8 @@ class Buckets:
             with self.store.transaction() as db:
                 db.execute("INSERT INTO buckets (name, account_id, region, created) VALUES (?, ?, ?, ?)",
                            (name, account_id, region, bucket.created))
+                if in_transaction is not None:
+                    in_transaction(db)
             self._cache[name] = bucket
         return bucket
 
@@ -150,7 +155,8 @@ class Buckets:
             return constraint
         raise errors.illegal_location_constraint(constraint)
 
-    def delete(self, account_id: str, name: str) -> None:
+    def delete(self, account_id: str, name: str, in_transaction=None) -> None:
+        """`in_transaction(db)`: more rows to remove with the bucket's."""
         bucket = self.require(account_id, name)
         with self.store.layout_lock(name):
             with self.store.transaction() as db:
@@ -161,6 +167,8 @@ class Buckets:
                 db.execute("DELETE FROM uploads WHERE bucket = ?", (name,))
                 db.execute("DELETE FROM completed_uploads WHERE bucket = ?", (name,))
                 db.execute("DELETE FROM buckets WHERE name = ?", (name,))
+                if in_transaction is not None:
+                    in_transaction(db)
             self._cache.pop(bucket.name, None)
             # Nothing in the index refers to these any more (a crash here leaves orphans that
             # recovery or a later CreateBucket tolerate). Inside the lock, so a bucket of the
@@ -239,3 +247,7 @@ class Buckets:
                 raise errors.no_such_bucket(name)
             db.execute("UPDATE buckets SET tags = ? WHERE name = ?", (json.dumps(tags) if tags else None, name))
             bucket.tags = tags or None
+
+    def accounts(self) -> set[str]:
+        """Every account that owns a bucket."""
+        return {bucket.account_id for bucket in list(self._cache.values())}

@@ -14,13 +14,23 @@ from urllib.parse import quote
 from lakestack.aws.errors import AwsError
 from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
-from lakestack.services.s3 import acls, checksums, encryption, errors, listing, spool
+from lakestack.services.s3 import (
+    acls,
+    checksums,
+    encryption,
+    errors,
+    listing,
+    object_ownership,
+    public_access_block,
+    spool,
+)
 from lakestack.services.s3 import post_object as browser_uploads
 from lakestack.services.s3.bucket_policy import BucketPolicies
-from lakestack.services.s3.buckets import Buckets, check_bucket_options, owner
+from lakestack.services.s3.buckets import Buckets, canonical_user_id, check_bucket_options, owner
 from lakestack.services.s3.cors import CorsConfigurations
 from lakestack.services.s3.multipart import Multipart
 from lakestack.services.s3.notifications import Notifications
+from lakestack.services.s3.object_ownership import OwnershipControls
 from lakestack.services.s3.objects import (
     Objects,
     VersioningChanged,
@@ -28,6 +38,7 @@ from lakestack.services.s3.objects import (
     parse_copy_source,
     valid_version_id,
 )
+from lakestack.services.s3.public_access_block import PublicAccessBlocks
 from lakestack.services.s3.spool import Incoming
 from lakestack.services.s3.store import S3Store
 from lakestack.services.s3.versioning import DeleteItem, check_version_id, is_null
@@ -96,11 +107,17 @@ class S3Provider(Provider):
         # IAM's authorizer is made after the providers: looked up when a request needs it.
         self.bucket_policies = BucketPolicies(self.store.db, self.buckets.get, lambda principal, context: (
             stack.authorizer.request_context(principal, context)))
+        self.ownership = OwnershipControls(self.store)
+        self.public_access_blocks = PublicAccessBlocks(self.store)
+        self.bucket_policies.public_access_block = self._policy_blocks
+        self.acls = acls.AclStore(self.store)
+        self.acl_resolver = acls.Resolver(self._known_canonical_ids)
 
     def stop(self) -> None:
         self.store.close()
 
     def authorization(self, ctx, params):
+        ctx.extra["s3_params"] = params  # for resource_decision (an object's ACL names its version)
         if ctx.principal is None and ctx.operation != "CreateBucket":
             # An anonymous caller learns that a bucket does not exist (404) before it is denied.
             bucket = params.get("Bucket")
@@ -108,6 +125,10 @@ class S3Provider(Provider):
                 raise errors.no_such_bucket(bucket)
         checks = super().authorization(ctx, params)
         ctx.extra["params"] = params  # a bucket policy's conditions may test them (resource_decision)
+        if ctx.operation in _ACL_WRITES and acls.requested(params):
+            # "To use ACL-specific headers, you must have the s3:PutObjectAcl permission."
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+            checks.append(("s3:PutObjectAcl", checks[0][1]))
         if ctx.operation in ("CopyObject", "UploadPartCopy") and params.get("CopySource"):
             try:
                 src_bucket, src_key, src_version = parse_copy_source(params["CopySource"])
@@ -142,16 +163,28 @@ class S3Provider(Provider):
 
     def create_bucket(self, ctx, params):
         check_bucket_options(params)
-        acls.check_bucket_acl(params)
+        ownership, acl, block = self._new_bucket_access(ctx, params)
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
-        bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint)
+        created = []
+
+        def access_rows(db):
+            self._write_bucket_access(db, params["Bucket"], ownership, acl, block)
+            created.append(True)
+
+        bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint, access_rows)
+        if not created:
+            # Re-created in us-east-1 by its owner: 200, and "resets the bucket access control lists".
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
+            self._check_block_public_acls(bucket.name, acl)
+            self.acls.set_bucket(bucket.name, acl if self.ownership.acls_enabled(bucket.name) else None)
         return {"Location": f"/{bucket.name}", "BucketArn": bucket.arn}
 
     def delete_bucket(self, ctx, params):
-        self.buckets.delete(ctx.account_id, params["Bucket"])
+        self.buckets.delete(ctx.account_id, params["Bucket"], lambda db: self._forget_bucket_access(db, params["Bucket"]))
         self.notifications.forget(params["Bucket"])
         self.cors.delete(params["Bucket"])
         self.bucket_policies.forget(params["Bucket"])
+        self._bucket_access_forgotten(params["Bucket"])
         return {}
 
     def head_bucket(self, ctx, params):
@@ -226,7 +259,10 @@ class S3Provider(Provider):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
             _check_write_options(ctx, params)
+            acl = self._acl_of_write(ctx, params)
             record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
+        if acl is not None:
+            self.acls.set_object(record, acl)
         # A browser upload (post_object below) is the event S3 names ObjectCreated:Post.
         event = "Post" if ctx.operation == "PostObject" else "Put"
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, event,
@@ -260,6 +296,7 @@ class S3Provider(Provider):
             try:
                 self.objects.delete(ctx.account_id, params["Bucket"], params["Key"], params.get("IfMatch"))
                 self.notifications.object_removed(ctx, params["Bucket"], params["Key"])
+                self.acls.forget_deleted(params["Bucket"], [params["Key"]])
                 return {}
             except VersioningChanged:
                 pass
@@ -271,6 +308,7 @@ class S3Provider(Provider):
             raise result
         created = version_id is None and result.get("DeleteMarker")
         self.notifications.object_removed(ctx, bucket.name, params["Key"], result.get("VersionId"), bool(created))
+        self.acls.forget_deleted(bucket.name, [params["Key"]])
         return result
 
     def delete_objects(self, ctx, params):
@@ -306,6 +344,7 @@ class S3Provider(Provider):
         for key in to_delete:
             if key not in refused:
                 self.notifications.object_removed(ctx, bucket, key)
+        self.acls.forget_deleted(bucket, to_delete)
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
     def _delete_versions(self, ctx, bucket: str, request: dict, items: list[dict]) -> dict:
@@ -338,11 +377,15 @@ class S3Provider(Provider):
             deleted.append(entry)
             created = item.version_id is None and result.get("DeleteMarker")
             self.notifications.object_removed(ctx, bucket, item.key, result.get("VersionId"), bool(created))
+        self.acls.forget_deleted(bucket, [item.key for item in todo])
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
     def copy_object(self, ctx, params):
         _check_write_options(ctx, params)
+        acl = self._acl_of_write(ctx, params)  # the copy's own, never the source's
         record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
+        if acl is not None:
+            self.acls.set_object(record, acl)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy",
                                           record.version_id)
         result = {"ETag": record.etag, "LastModified": record.modified}
@@ -383,7 +426,10 @@ class S3Provider(Provider):
 
     def create_multipart_upload(self, ctx, params):
         _check_write_options(ctx, params)
+        acl = self._acl_of_write(ctx, params)
         upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params)
+        if acl is not None:
+            self.acls.set_upload(upload.upload_id, acl)  # applied at CompleteMultipartUpload
         out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
                "ServerSideEncryption": "AES256"}
         if upload.checksum_algorithm:
@@ -404,6 +450,7 @@ class S3Provider(Provider):
     def complete_multipart_upload(self, ctx, params):
         _check_sse_c(ctx, params)
         record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params)
+        self._apply_upload_acl(params.get("UploadId"), record)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag,
                                           "CompleteMultipartUpload", record.version_id)
         out = {"Location": _location(ctx, record.bucket, record.key), "Bucket": record.bucket, "Key": record.key,
@@ -417,6 +464,7 @@ class S3Provider(Provider):
 
     def abort_multipart_upload(self, ctx, params):
         self.multipart.abort(ctx.account_id, params["Bucket"], params["Key"], params["UploadId"])
+        self._apply_upload_acl(params["UploadId"], None)
         return {}
 
     def list_parts(self, ctx, params):
@@ -495,7 +543,19 @@ class S3Provider(Provider):
     has_resource_policies = True
 
     def resource_decision(self, ctx, action, resource, identity, context):
-        return self.bucket_policies.decide(ctx, action, resource, identity, context, ctx.extra.get("params") or {})
+        """Identity policies, the bucket policy, then ACLs: an explicit Deny anywhere wins, and
+        a caller its own policies do not allow may be let in by the bucket policy or an ACL
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-s3-evaluates-access-control.html)."""
+        decision = self.bucket_policies.decide(ctx, action, resource, identity, context, ctx.extra.get("params") or {})
+        if decision != "ImplicitDeny":
+            return decision
+        decision = self._acl_decision(ctx, action, resource, identity)
+        name = resource[len("arn:aws:s3:::"):].partition("/")[0]
+        if decision == "Allow" and (ctx.extra.get("params") or {}).get("Bucket") == name:
+            bucket = self.buckets.get(name)
+            if bucket is not None and (ctx.principal is None or ctx.principal.account_id != bucket.account_id):
+                ctx.acting_account_id = bucket.account_id  # let in by an ACL: acts on the owner's bucket
+        return decision
 
     def put_bucket_policy(self, ctx, params):
         """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html
@@ -531,15 +591,260 @@ class S3Provider(Provider):
         return {"PolicyStatus": {"IsPublic": self.bucket_policies.is_public(bucket.name)}}
 
 
+    # -- ACLs, Object Ownership, Block Public Access ------------------------------------------
+    # acls.py, object_ownership.py, public_access_block.py hold the rules; these glue them to
+    # requests.
+
+    ACTIONS = {
+        **ACTIONS,
+        "GetBucketAcl": Action("s3:GetBucketAcl", BUCKET),
+        "PutBucketAcl": Action("s3:PutBucketAcl", BUCKET),
+        "GetObjectAcl": Action("s3:GetObjectAcl", OBJECT),
+        "PutObjectAcl": Action("s3:PutObjectAcl", OBJECT),
+        "GetBucketOwnershipControls": Action("s3:GetBucketOwnershipControls", BUCKET),
+        "PutBucketOwnershipControls": Action("s3:PutBucketOwnershipControls", BUCKET),
+        "DeleteBucketOwnershipControls": Action("s3:PutBucketOwnershipControls", BUCKET),
+        "GetPublicAccessBlock": Action("s3:GetBucketPublicAccessBlock", BUCKET),
+        "PutPublicAccessBlock": Action("s3:PutBucketPublicAccessBlock", BUCKET),
+        "DeletePublicAccessBlock": Action("s3:PutBucketPublicAccessBlock", BUCKET),
+    }
+    # Buckets and objects have ACLs (and bucket policies): every check, the root's and
+    # anonymous callers' too, comes to resource_decision.
+    def _policy_blocks(self, bucket: str) -> tuple[bool, bool]:
+        config = self.public_access_blocks.config(bucket)
+        return config["BlockPublicPolicy"], config["RestrictPublicBuckets"]
+
+    def get_bucket_acl(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        acl = self.acls.bucket(bucket.name) if self.ownership.acls_enabled(bucket.name) else None
+        return acls.describe(acl or acls.default_acl(canonical_user_id(bucket.account_id)), self._display_names())
+
+    def put_bucket_acl(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        if not self.ownership.acls_enabled(bucket.name):
+            raise object_ownership.acl_not_supported()
+        owner_id = canonical_user_id(bucket.account_id)
+        acl = acls.from_put_acl(params, owner_id, owner_id, self.acl_resolver, for_bucket=True)
+        self._check_block_public_acls(bucket.name, acl)
+        self.acls.set_bucket(bucket.name, None if acl == acls.default_acl(owner_id) else acl)
+        return {}
+
+    def get_object_acl(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        record, _ = self.objects.open(ctx.account_id, bucket.name, params["Key"], with_file=False,
+                                      version_id=params.get("VersionId"))
+        acl = self.acls.object(record) if self.ownership.acls_enabled(bucket.name) else None
+        return acls.describe(acl or acls.default_acl(canonical_user_id(bucket.account_id)), self._display_names())
+
+    def put_object_acl(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        if not self.ownership.acls_enabled(bucket.name):
+            raise object_ownership.acl_not_supported()
+        record, _ = self.objects.open(ctx.account_id, bucket.name, params["Key"], with_file=False,
+                                      version_id=params.get("VersionId"))
+        bucket_owner = canonical_user_id(bucket.account_id)
+        owner_id = (self.acls.object(record) or {}).get("Owner", bucket_owner)
+        acl = acls.from_put_acl(params, owner_id, bucket_owner, self.acl_resolver, for_bucket=False)
+        self._check_block_public_acls(bucket.name, acl)
+        self.acls.set_object(record, None if acl == acls.default_acl(bucket_owner) else acl)
+        return {}
+
+    def get_bucket_ownership_controls(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        setting = self.ownership.configured(bucket.name)
+        if setting is None:
+            raise object_ownership.not_found()
+        return {"OwnershipControls": {"Rules": [{"ObjectOwnership": setting}]}}
+
+    def put_bucket_ownership_controls(self, ctx, params):
+        """https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketOwnershipControls.html"""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        setting = object_ownership.parse_controls(params.get("OwnershipControls"))
+        if setting == object_ownership.ENFORCED and not acls.only_owner_full_control(
+                self.acls.bucket(bucket.name), canonical_user_id(bucket.account_id)):
+            # The bucket's ACL must grant only its owner before ACLs can be disabled.
+            raise object_ownership.invalid_bucket_acl()
+        self.ownership.set(bucket.name, setting)
+        return {}
+
+    def delete_bucket_ownership_controls(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        self.ownership.set(bucket.name, None)
+        return {}
+
+    def get_public_access_block(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        flags = self.public_access_blocks.get(bucket.name)
+        if flags is None:
+            raise public_access_block.not_found(bucket.name)
+        return {"PublicAccessBlockConfiguration": flags}
+
+    def put_public_access_block(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        flags = public_access_block.parse(params.get("PublicAccessBlockConfiguration"))
+        self.public_access_blocks.set(bucket.name, flags)
+        return {}
+
+    def delete_public_access_block(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        self.public_access_blocks.set(bucket.name, None)
+        return {}
+
+    def _acl_decision(self, ctx, action: str, resource: str, identity: str) -> str:
+        """ACLs' part of resource_decision (acls.acl_decision): the identity-based decision
+        with the bucket's and object's ACLs counted. For the root and callers their own
+        account's policies allow, on a bucket of that account, it costs a dict lookup. A caller
+        of another account gets "ImplicitDeny" unless an ACL grants it the action."""
+        if identity == "Deny" or action == "s3:CreateBucket" or not resource.startswith("arn:aws:s3:::"):
+            return identity  # (CreateBucket names a bucket, it does not act on one)
+        name, _, key = resource[13:].partition("/")
+        bucket = self.buckets.get(name)
+        if bucket is None:
+            return identity
+        principal = ctx.principal
+        other = None
+        if principal is not None and principal.account_id != bucket.account_id:
+            other = canonical_user_id(principal.account_id)
+        elif identity == "Allow":
+            return identity
+        if not self.ownership.acls_enabled(name):
+            return "ImplicitDeny"
+        if action == "s3:PutObjectAcl" and ctx.operation in _ACL_WRITES:
+            # A write's own ACL headers: whom the bucket lets write writes an object it owns.
+            action = "s3:PutObject"
+        object_acl = None
+        if key and action in acls.OBJECT_PERMISSIONS:
+            def object_acl():
+                return self._effective_object_acl(ctx, bucket, key, resource)
+        ignore_public = self.public_access_blocks.config(name)["IgnorePublicAcls"]
+        return acls.acl_decision(action, identity, self.acls.bucket(name), object_acl, principal is None, other,
+                                 ignore_public)
+
+    def _effective_object_acl(self, ctx, bucket, key: str, resource: str) -> dict | None:
+        """The ACL of the object (version) a check names, its default if it has none; None when
+        there is no such object."""
+        params = ctx.extra.get("s3_params") or {}
+        version_id = params.get("VersionId")
+        if params.get("Key") != key or params.get("Bucket") != bucket.name:  # a copy's source
+            try:
+                version_id = parse_copy_source(params.get("CopySource") or "")[2]
+            except AwsError:
+                version_id = None
+        try:
+            record, _ = self.objects.open(bucket.account_id, bucket.name, key, with_file=False,
+                                          version_id=version_id)
+        except AwsError:
+            return None
+        return self.acls.object(record) or acls.default_acl(canonical_user_id(bucket.account_id))
+
+    def _new_bucket_access(self, ctx, params) -> tuple[str | None, dict | None, dict | None]:
+        """CreateBucket: the new bucket's (ownership setting, ACL, Block Public Access), from the
+        request and settings.s3_bucket_defaults; refused as S3 refuses them."""
+        legacy = self.stack.settings.s3_bucket_defaults == "legacy"
+        requested = params.get("ObjectOwnership")
+        if requested is not None:
+            object_ownership.check_setting(requested)
+        ownership = requested or (None if legacy else object_ownership.ENFORCED)
+        owner_id = canonical_user_id(ctx.account_id)
+        acl = acls.from_request(params, owner_id, owner_id, self.acl_resolver, for_bucket=True)
+        if ownership == object_ownership.ENFORCED and not acls.only_owner_full_control(acl, owner_id):
+            raise object_ownership.invalid_bucket_acl()
+        block = None if legacy else dict(public_access_block.ALL_ON)
+        if block is not None and acls.is_public(acl):
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html (ACL)
+            raise AwsError("InvalidBucketAclWithBlockPublicAccessError",
+                           "Bucket cannot have public ACLs set with BlockPublicAccess enabled", 400)
+        if acl == acls.default_acl(owner_id) or ownership == object_ownership.ENFORCED:
+            acl = None
+        return ownership, acl, block
+
+    def _write_bucket_access(self, db, name: str, ownership, acl, block) -> None:
+        """A new bucket's rows, in its CreateBucket transaction (and what an earlier bucket of
+        the name left, gone). The caches change here too: no request sees the bucket before
+        Buckets.create has committed it, and a failed commit leaves entries for no bucket."""
+        self.acls.forget_bucket(db, name)
+        self.ownership.write(db, name, ownership)
+        self.acls.write_bucket(db, name, acl)
+        self.public_access_blocks.write(db, name, block)
+        self.acls.forgotten(name)
+        self.ownership.commit(name, ownership)
+        self.acls.commit_bucket(name, acl)
+        self.public_access_blocks.commit(name, block)
+
+    def _forget_bucket_access(self, db, name: str) -> None:
+        """In DeleteBucket's transaction: its ownership, ACLs and Block Public Access go too."""
+        self.acls.forget_bucket(db, name)
+        self.ownership.forget(db, name)
+        self.public_access_blocks.write(db, name, None)
+
+    def _bucket_access_forgotten(self, name: str) -> None:
+        """After DeleteBucket: its cached configuration goes, unless a bucket of the same name
+        was created since (CreateBucket caches under the same layout lock)."""
+        with self.store.layout_lock(name):
+            if self.buckets.get(name) is None:
+                self.ownership.forgotten(name)
+                self.acls.forgotten(name)
+                self.public_access_blocks.commit(name, None)
+
+    def _acl_of_write(self, ctx, params) -> dict | None:
+        """The ACL a PutObject / CopyObject / CreateMultipartUpload states for its object, to
+        store with it; None for the default. Refuses what the bucket's Object Ownership and
+        Block Public Access refuse."""
+        if not acls.requested(params):
+            return None
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        bucket_owner = canonical_user_id(bucket.account_id)
+        # An anonymous writer's objects are the bucket owner's here.
+        writer = canonical_user_id(ctx.principal.account_id) if ctx.principal is not None else bucket_owner
+        ownership = self.ownership.effective(bucket.name)
+        if ownership == object_ownership.ENFORCED:
+            # Accepted: no ACL, or one that leaves only the bucket owner in full control.
+            if params.get("ACL") == "bucket-owner-full-control":
+                return None
+            acl = acls.from_request(params, writer, bucket_owner, self.acl_resolver, for_bucket=False)
+            if not acls.only_owner_full_control(acl, bucket_owner):
+                raise object_ownership.acl_not_supported()
+            return None
+        owner_id = writer
+        if ownership == object_ownership.PREFERRED and params.get("ACL") == "bucket-owner-full-control":
+            owner_id = bucket_owner
+        acl = acls.from_request(params, owner_id, bucket_owner, self.acl_resolver, for_bucket=False)
+        self._check_block_public_acls(bucket.name, acl)
+        return None if acl == acls.default_acl(bucket_owner) else acl
+
+    def _apply_upload_acl(self, upload_id: str | None, record) -> None:
+        """The ACL CreateMultipartUpload stated goes to the object its completion made (record),
+        or with the aborted upload (None)."""
+        acl = self.acls.upload(upload_id or "")
+        if acl is None:
+            return
+        if record is not None:
+            self.acls.set_object(record, acl)
+        self.acls.forget_upload(upload_id)
+
+    def _check_block_public_acls(self, bucket: str, acl: dict | None) -> None:
+        if acls.is_public(acl) and self.public_access_blocks.config(bucket)["BlockPublicAcls"]:
+            raise errors.access_denied()
+
+    def _accounts(self) -> set[str]:
+        """The accounts S3 knows of: the default one and every bucket owner."""
+        return {self.stack.settings.account_id} | self.buckets.accounts()
+
+    def _known_canonical_ids(self) -> set[str]:
+        return {canonical_user_id(account) for account in self._accounts()}
+
+    def _display_names(self) -> dict[str, str]:
+        return {canonical_user_id(account): account for account in self._accounts()}
+
+
 def _check_sse_c(ctx, params) -> None:
     # A call from another service (no HTTP request) never crossed a network.
     encryption.check_sse_c(params, ctx.http is None or ctx.http.secure)
 
 
 def _check_write_options(ctx, params) -> None:
-    """What a write may ask for that lakestack refuses: SSE-C, ACLs, Object Lock."""
+    """What a write may ask for that lakestack refuses: SSE-C, Object Lock."""
     _check_sse_c(ctx, params)
-    acls.check_object_acl(params)
     check_object_lock(params)
 
 
@@ -584,3 +889,9 @@ def _location(ctx, bucket: str, key: str) -> str:
     host = ctx.http.headers.get("host", "") if ctx.http is not None else ""
     base = f"http://{host}" if host else ctx.stack.settings.endpoint_url
     return f"{base}/{bucket}/{quote(key)}"
+
+
+# Writes whose ACL headers need s3:PutObjectAcl as well.
+_ACL_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+# An ACL operation naming a version (?versionId=) is its own IAM action.
+_VERSION_ACTIONS.update({"GetObjectAcl": "s3:GetObjectVersionAcl", "PutObjectAcl": "s3:PutObjectVersionAcl"})

@@ -148,6 +148,39 @@ CREATE TABLE IF NOT EXISTS pending_files (
     key TEXT,
     op TEXT  -- NULL: rename src to dst (or delete src), 'link': hard-link src to dst
 );
+-- Object Ownership (object_ownership.py): a row per bucket made since, ownership NULL for
+-- no ownership controls. (No semicolons in these comments: SCHEMA is split on them.)
+CREATE TABLE IF NOT EXISTS bucket_ownership (
+    bucket TEXT PRIMARY KEY,
+    ownership TEXT
+);
+-- Block Public Access (public_access_block.py), for buckets that have a configuration.
+CREATE TABLE IF NOT EXISTS public_access_blocks (
+    bucket TEXT PRIMARY KEY,
+    block_public_acls INTEGER NOT NULL,
+    ignore_public_acls INTEGER NOT NULL,
+    block_public_policy INTEGER NOT NULL,
+    restrict_public_buckets INTEGER NOT NULL
+);
+-- ACLs (acls.py) other than the default, as JSON. An object's row names the version's ETag
+-- and Last-Modified, and counts only while they match it.
+CREATE TABLE IF NOT EXISTS bucket_acls (
+    bucket TEXT PRIMARY KEY,
+    acl TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS object_acls (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version_id TEXT NOT NULL,  -- 'null' for the null version
+    etag TEXT NOT NULL,
+    last_modified REAL NOT NULL,
+    acl TEXT NOT NULL,
+    PRIMARY KEY (bucket, key, version_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS upload_acls (
+    upload_id TEXT PRIMARY KEY,
+    acl TEXT NOT NULL
+);
 """
 # Columns added since the tables were first created: (table, column, declaration).
 MIGRATIONS = (
