@@ -6,21 +6,23 @@ indexed in `<state>/s3.db`, written durably (store.py).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from contextlib import contextmanager
 from urllib.parse import quote
 
 from lakestack.aws.errors import AwsError
+from lakestack.aws.gateway import condition_context
 from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
-from lakestack.services.s3 import acls, checksums, encryption, errors, listing, spool
-from lakestack.services.s3.buckets import Buckets, check_bucket_options, owner
+from lakestack.services.s3 import acls, checksums, encryption, errors, lifecycle, listing, object_lock, spool
+from lakestack.services.s3.buckets import Buckets, owner
 from lakestack.services.s3.multipart import Multipart
 from lakestack.services.s3.notifications import Notifications
 from lakestack.services.s3.objects import (
     Objects,
     VersioningChanged,
-    check_object_lock,
+    now,
     parse_copy_source,
     valid_version_id,
 )
@@ -88,8 +90,10 @@ class S3Provider(Provider):
         self.objects = Objects(self.store, self.buckets)
         self.multipart = Multipart(self.store, self.buckets, self.objects)
         self.notifications = Notifications(self.store.db, stack, self.buckets.get)
+        self.lifecycle = lifecycle.Lifecycle(self.store, self.buckets, self.objects, self.multipart, settings)
 
     def stop(self) -> None:
+        self.lifecycle.stop()
         self.store.close()
 
     def authorization(self, ctx, params):
@@ -132,10 +136,10 @@ class S3Provider(Provider):
         }
 
     def create_bucket(self, ctx, params):
-        check_bucket_options(params)
         acls.check_bucket_acl(params)
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
-        bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint)
+        bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint,
+                                     object_lock=bool(params.get("ObjectLockEnabledForBucket")))
         return {"Location": f"/{bucket.name}", "BucketArn": bucket.arn}
 
     def delete_bucket(self, ctx, params):
@@ -215,10 +219,12 @@ class S3Provider(Provider):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
             _check_write_options(ctx, params)
-            record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
+            after_rows = self._lock_for_write(ctx, params, integrity=True)
+            record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming, after_rows)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Put",
                                           record.version_id)
         out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
+        self._add_expiration(out, record)
         if not is_null(record.version_id):  # S3 answers no version id for a null version
             out["VersionId"] = record.version_id
         if record.checksum_value:
@@ -231,6 +237,7 @@ class S3Provider(Provider):
         output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=False)
         if status != 200:
             ctx.response_status = status
+        self._add_bucket_rules(params, output, status)
         return output
 
     def head_object(self, ctx, params):
@@ -238,6 +245,7 @@ class S3Provider(Provider):
         output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=True)
         if status != 200:
             ctx.response_status = status
+        self._add_bucket_rules(params, output, status)
         return output
 
     def delete_object(self, ctx, params):
@@ -252,8 +260,9 @@ class S3Provider(Provider):
                 pass
         if version_id is not None:
             check_version_id(version_id)
+        bypass = self._bypass_governance(ctx, params, _object_arn(bucket.name, params["Key"]))
         [result] = self.objects.versioning.delete(bucket.name, [DeleteItem(params["Key"], version_id,
-                                                                          params.get("IfMatch"))])
+                                                                          params.get("IfMatch"), bypass)])
         if isinstance(result, AwsError):
             raise result
         created = version_id is None and result.get("DeleteMarker")
@@ -269,6 +278,7 @@ class S3Provider(Provider):
             raise errors.malformed_xml()
         if any(item.get("Key") is None for item in items):
             raise errors.malformed_xml()
+        request = {**request, "BypassGovernanceRetention": params.get("BypassGovernanceRetention")}
         if found.versioning is not None or any(item.get("VersionId") is not None for item in items):
             return self._delete_versions(ctx, bucket, request, items)
         failed, to_delete, if_match = [], [], {}
@@ -298,6 +308,8 @@ class S3Provider(Provider):
     def _delete_versions(self, ctx, bucket: str, request: dict, items: list[dict]) -> dict:
         """DeleteObjects in a bucket with versioning, or naming versions."""
         failed, todo = [], []
+        bypass = self._bypass_governance(ctx, {"BypassGovernanceRetention": request.get("BypassGovernanceRetention")},
+                                         f"arn:aws:s3:::{bucket}/*")
         for item in items:
             key, version_id = item["Key"], item.get("VersionId")
             if len(key.encode("utf-8", "surrogatepass")) > 1024:
@@ -306,7 +318,7 @@ class S3Provider(Provider):
                 failed.append({"Key": key, "VersionId": version_id, "Code": "NoSuchVersion",
                                "Message": "The specified version does not exist."})
             else:
-                todo.append(DeleteItem(key, version_id, item.get("ETag")))
+                todo.append(DeleteItem(key, version_id, item.get("ETag"), bypass))
         deleted = []
         for item, result in zip(todo, self.objects.versioning.delete(bucket, todo), strict=True):
             if isinstance(result, AwsError):
@@ -329,7 +341,8 @@ class S3Provider(Provider):
 
     def copy_object(self, ctx, params):
         _check_write_options(ctx, params)
-        record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
+        after_rows = self._lock_for_write(ctx, params)
+        record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params, after_rows)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy",
                                           record.version_id)
         result = {"ETag": record.etag, "LastModified": record.modified}
@@ -341,6 +354,7 @@ class S3Provider(Provider):
             out["CopySourceVersionId"] = source.version_id
         if not is_null(record.version_id):
             out["VersionId"] = record.version_id
+        self._add_expiration(out, record)
         return out
 
     def list_objects(self, ctx, params):
@@ -370,7 +384,9 @@ class S3Provider(Provider):
 
     def create_multipart_upload(self, ctx, params):
         _check_write_options(ctx, params)
-        upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params)
+        hold = object_lock.requested(self.buckets.require(ctx.account_id, params["Bucket"]), params)
+        upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params,
+                                       None if hold is None else dataclasses.asdict(hold))
         out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
                "ServerSideEncryption": "AES256"}
         if upload.checksum_algorithm:
@@ -390,7 +406,7 @@ class S3Provider(Provider):
 
     def complete_multipart_upload(self, ctx, params):
         _check_sse_c(ctx, params)
-        record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params)
+        record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params, self._upload_lock_rows)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag,
                                           "CompleteMultipartUpload", record.version_id)
         out = {"Location": _location(ctx, record.bucket, record.key), "Bucket": record.bucket, "Key": record.key,
@@ -413,16 +429,156 @@ class S3Provider(Provider):
         return self.multipart.list_uploads(ctx.account_id, params["Bucket"], params)
 
 
+    # -- Object Lock and lifecycle -----------------------------------------------------------
+
+    ACTIONS = {
+        **ACTIONS,
+        "PutObjectLockConfiguration": Action("s3:PutBucketObjectLockConfiguration", BUCKET),
+        "GetObjectLockConfiguration": Action("s3:GetBucketObjectLockConfiguration", BUCKET),
+        "PutObjectRetention": Action("s3:PutObjectRetention", OBJECT),
+        "GetObjectRetention": Action("s3:GetObjectRetention", OBJECT),
+        "PutObjectLegalHold": Action("s3:PutObjectLegalHold", OBJECT),
+        "GetObjectLegalHold": Action("s3:GetObjectLegalHold", OBJECT),
+        "PutBucketLifecycleConfiguration": Action("s3:PutLifecycleConfiguration", BUCKET),
+        "GetBucketLifecycleConfiguration": Action("s3:GetLifecycleConfiguration", BUCKET),
+        "DeleteBucketLifecycle": Action("s3:PutLifecycleConfiguration", BUCKET),  # no action of its own
+    }
+
+    def start(self) -> None:
+        self.lifecycle.start()
+
+    def put_object_lock_configuration(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        config = object_lock.check_configuration(params.get("ObjectLockConfiguration") or {})
+        self.buckets.set_object_lock(bucket.name, config)
+        return {}
+
+    def get_object_lock_configuration(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return {"ObjectLockConfiguration": object_lock.describe_configuration(bucket)}
+
+    def put_object_retention(self, ctx, params):
+        bucket, key, version_id = self._locked_version(ctx, params)
+        bypass = self._bypass_governance(ctx, params, _object_arn(bucket, key))
+        self.objects.object_lock.put_retention(bucket, key, version_id, params.get("Retention"), bypass)
+        return {}
+
+    def get_object_retention(self, ctx, params):
+        bucket, key, version_id = self._locked_version(ctx, params)
+        hold = self.objects.object_lock.get(bucket, key, version_id)
+        if hold is None or hold.mode is None:
+            raise errors.no_such_object_lock_configuration()
+        return {"Retention": {"Mode": hold.mode, "RetainUntilDate": hold.headers()["ObjectLockRetainUntilDate"]}}
+
+    def put_object_legal_hold(self, ctx, params):
+        bucket, key, version_id = self._locked_version(ctx, params)
+        self.objects.object_lock.put_legal_hold(bucket, key, version_id, params.get("LegalHold"))
+        return {}
+
+    def get_object_legal_hold(self, ctx, params):
+        bucket, key, version_id = self._locked_version(ctx, params)
+        hold = self.objects.object_lock.get(bucket, key, version_id)
+        if hold is None:
+            raise errors.no_such_object_lock_configuration()
+        return {"LegalHold": {"Status": "ON" if hold.legal_hold else "OFF"}}
+
+    def put_bucket_lifecycle_configuration(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        config = lifecycle.check_configuration(params.get("LifecycleConfiguration"),
+                                               params.get("TransitionDefaultMinimumObjectSize"))
+        self.buckets.set_lifecycle(bucket.name, config)
+        self.lifecycle.changed()
+        return {"TransitionDefaultMinimumObjectSize": config["TransitionDefaultMinimumObjectSize"]}
+
+    def get_bucket_lifecycle_configuration(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return lifecycle.describe_configuration(bucket)
+
+    def delete_bucket_lifecycle(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        self.buckets.set_lifecycle(bucket.name, None)
+        return {}
+
+    def _locked_version(self, ctx, params) -> tuple[str, str, str | None]:
+        """(bucket, key, version id) of a retention / legal hold call: the version must exist, in a
+        bucket with Object Lock."""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        object_lock.ObjectLock.require_enabled(bucket)
+        record, _ = self.objects.open(ctx.account_id, bucket.name, params["Key"], with_file=False,
+                                      version_id=params.get("VersionId"))
+        return bucket.name, params["Key"], record.version_id
+
+    def _bypass_governance(self, ctx, params, resource: str) -> bool:
+        """x-amz-bypass-governance-retention, honoured for a caller allowed s3:BypassGovernanceRetention.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-bypass"""
+        if not params.get("BypassGovernanceRetention"):
+            return False
+        principal = ctx.principal
+        if principal is None:
+            return False
+        action = "s3:BypassGovernanceRetention"
+        context = condition_context(ctx)
+        if principal.is_root and not principal.session_token:
+            identity = "Allow"
+        else:
+            identity = self.stack.authorizer.decide(principal, action, resource, context)
+        return self.resource_decision(ctx, action, resource, identity, context) == "Allow"
+
+    def _lock_for_write(self, ctx, params, integrity: bool = False):
+        """The Object Lock rows a new version is written with (Objects.commit's `after_rows`)."""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        hold = object_lock.requested(bucket, params)
+        if bucket.object_lock is None:
+            return None
+        if integrity:
+            object_lock.check_integrity_header(hold, params, ctx.http.headers if ctx.http is not None else {})
+        return object_lock.for_write(bucket, hold, now())
+
+    def _upload_lock_rows(self, upload):
+        bucket = self.buckets.get(upload.bucket)
+        if bucket is None or bucket.object_lock is None:
+            return None
+        hold = object_lock.Hold(**upload.lock) if upload.lock else None
+        if hold is not None and hold.retain_until is not None and not hold.retained():
+            hold.mode = hold.retain_until = None  # it ran out while the upload was open
+        return object_lock.for_write(bucket, hold, now())
+
+    def _add_expiration(self, out: dict, record) -> None:
+        """x-amz-expiration on a write's answer, when a lifecycle rule will expire the object."""
+        bucket = self.buckets.get(record.bucket)
+        if bucket is not None and bucket.lifecycle is not None:
+            header = lifecycle.expiration_header(bucket.lifecycle, record.key, record.size, record.last_modified,
+                                                 self.lifecycle.day_seconds)
+            if header:
+                out["Expiration"] = header
+
+    def _add_bucket_rules(self, params, output: dict, status: int) -> None:
+        """GetObject / HeadObject: the version's Object Lock headers, the lifecycle expiration."""
+        if status not in (200, 206):
+            return
+        bucket = self.buckets.get(params["Bucket"])
+        if bucket is None or (bucket.object_lock is None and bucket.lifecycle is None):
+            return
+        if bucket.object_lock is not None:
+            output.update(self.objects.object_lock.headers(bucket.name, params["Key"], output.get("VersionId")))
+        if bucket.lifecycle is not None and params.get("VersionId") is None:
+            header = lifecycle.expiration_header(bucket.lifecycle, params["Key"], output["ContentLength"]
+                                                 if "ContentRange" not in output else
+                                                 int(output["ContentRange"].rpartition("/")[2]),
+                                                 output["LastModified"].timestamp(), self.lifecycle.day_seconds)
+            if header:
+                output["Expiration"] = header
+
+
 def _check_sse_c(ctx, params) -> None:
     # A call from another service (no HTTP request) never crossed a network.
     encryption.check_sse_c(params, ctx.http is None or ctx.http.secure)
 
 
 def _check_write_options(ctx, params) -> None:
-    """What a write may ask for that lakestack refuses: SSE-C, ACLs, Object Lock."""
+    """What a write may ask for that lakestack refuses: SSE-C, ACLs."""
     _check_sse_c(ctx, params)
     acls.check_object_acl(params)
-    check_object_lock(params)
 
 
 def _incoming(ctx, params) -> Incoming:
