@@ -249,9 +249,7 @@ class ObjectLock:
         # The version may have gone since the caller found it (a delete holds the same key lock).
         if not self._exists(db, bucket, key, version_id):
             raise errors.no_such_key(key)
-        if hold.mode is None and not hold.legal_hold:
-            self.forget(db, bucket, key, version_id)
-            return
+        # Kept when everything is off too: GetObjectLegalHold then answers OFF, not 404.
         hold.row_writer()(db, _Version(bucket, key, version_id))
 
     @staticmethod
