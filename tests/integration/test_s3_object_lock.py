@@ -381,3 +381,28 @@ def test_locks_survive_kill_and_restart(server_process):
         assert status_and_code(response) == (403, "AccessDenied")
     assert status_and_code(error_of(s3.put_bucket_versioning, Bucket="lock-restart",
                                     VersioningConfiguration={"Status": "Suspended"})) == (409, "InvalidBucketState")
+
+
+def test_configuration_bodies_need_a_matching_integrity_header(stack):
+    from botocore.config import Config
+
+    s3 = stack.client("s3", config=Config(request_checksum_calculation="when_required"))
+    bucket = locked_bucket(s3)
+    config = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}
+
+    def drop_checksums(request, **_):
+        for name in [h for h in request.headers if h.lower().startswith(("x-amz-checksum-", "content-md5"))]:
+            del request.headers[name]
+
+    def wrong_md5(request, **_):
+        drop_checksums(request)
+        request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
+
+    for hook, expected in ((drop_checksums, (400, "InvalidRequest")), (wrong_md5, (400, "BadDigest"))):
+        s3.meta.events.register_first("before-sign.s3.PutObjectLockConfiguration", hook)
+        response = error_of(s3.put_object_lock_configuration, Bucket=bucket, ObjectLockConfiguration=config)
+        s3.meta.events.unregister("before-sign.s3.PutObjectLockConfiguration", hook)
+        assert status_and_code(response) == expected
+    assert "Rule" not in s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=config)  # botocore's own MD5/CRC
+    assert s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"] == config

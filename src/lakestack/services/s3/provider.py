@@ -15,7 +15,17 @@ from lakestack.aws.errors import AwsError
 from lakestack.aws.gateway import condition_context
 from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
-from lakestack.services.s3 import acls, checksums, encryption, errors, lifecycle, listing, object_lock, spool
+from lakestack.services.s3 import (
+    acls,
+    checksums,
+    encryption,
+    errors,
+    lifecycle,
+    listing,
+    object_lock,
+    required_checksums,
+    spool,
+)
 from lakestack.services.s3.buckets import Buckets, owner
 from lakestack.services.s3.multipart import Multipart
 from lakestack.services.s3.notifications import Notifications
@@ -448,6 +458,7 @@ class S3Provider(Provider):
         self.lifecycle.start()
 
     def put_object_lock_configuration(self, ctx, params):
+        required_checksums.check(ctx)
         bucket = self.buckets.require(ctx.account_id, params["Bucket"])
         config = object_lock.check_configuration(params.get("ObjectLockConfiguration") or {})
         self.buckets.set_object_lock(bucket.name, config)
@@ -458,6 +469,7 @@ class S3Provider(Provider):
         return {"ObjectLockConfiguration": object_lock.describe_configuration(bucket)}
 
     def put_object_retention(self, ctx, params):
+        required_checksums.check(ctx)
         bucket, key, version_id = self._locked_version(ctx, params)
         bypass = self._bypass_governance(ctx, params, _object_arn(bucket, key))
         self.objects.object_lock.put_retention(bucket, key, version_id, params.get("Retention"), bypass)
@@ -471,6 +483,7 @@ class S3Provider(Provider):
         return {"Retention": {"Mode": hold.mode, "RetainUntilDate": hold.headers()["ObjectLockRetainUntilDate"]}}
 
     def put_object_legal_hold(self, ctx, params):
+        required_checksums.check(ctx)
         bucket, key, version_id = self._locked_version(ctx, params)
         self.objects.object_lock.put_legal_hold(bucket, key, version_id, params.get("LegalHold"))
         return {}
@@ -483,6 +496,7 @@ class S3Provider(Provider):
         return {"LegalHold": {"Status": "ON" if hold.legal_hold else "OFF"}}
 
     def put_bucket_lifecycle_configuration(self, ctx, params):
+        required_checksums.check(ctx)
         bucket = self.buckets.require(ctx.account_id, params["Bucket"])
         config = lifecycle.check_configuration(params.get("LifecycleConfiguration"),
                                                params.get("TransitionDefaultMinimumObjectSize"))
