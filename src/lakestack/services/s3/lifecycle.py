@@ -251,6 +251,7 @@ class Lifecycle:
 
     def start(self) -> None:
         if self._thread is None:
+            self._wake.set()  # a first pass right away: rules may have come due while the server was down
             self._thread = threading.Thread(target=self._loop, name="lakestack-s3-lifecycle", daemon=True)
             self._thread.start()
 
@@ -278,11 +279,16 @@ class Lifecycle:
     def run_once(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         for bucket in self.buckets.with_lifecycle():
-            for rule in bucket.lifecycle["Rules"]:
+            config = bucket.lifecycle
+            for rule in config["Rules"] if config is not None else ():
                 if self._stopping.is_set():
                     return
-                if rule["Status"] == "Enabled":
-                    self._apply(bucket, bucket.lifecycle, rule, now)
+                if rule["Status"] != "Enabled":
+                    continue
+                try:
+                    self._apply(bucket, config, rule, now)
+                except AwsError as error:  # e.g. the bucket was deleted meanwhile
+                    log.debug("lifecycle rule %s of s3://%s: %s", rule["ID"], bucket.name, error.code)
 
     def _apply(self, bucket: Bucket, config: dict, rule: dict, now: float) -> None:
         expiration = rule.get("Expiration") or {}
