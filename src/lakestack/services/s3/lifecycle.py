@@ -217,7 +217,13 @@ def _date(value: str) -> float:
     return to_datetime(value).timestamp()
 
 
-def expiration_header(config: dict, key: str, size: int, last_modified: float, day_seconds: float) -> str | None:
+def tag_filtered(rule: dict) -> bool:
+    flt = rule.get("Filter") or {}
+    return bool(flt.get("Tag") or (flt.get("And") or {}).get("Tags"))
+
+
+def expiration_header(config: dict, key: str, size: int, last_modified: float, day_seconds: float,
+                      tags: dict[str, str] | None = None) -> str | None:
     """x-amz-expiration: when (and by which rule) an enabled rule will expire this object.
     https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html#API_HeadObject_ResponseSyntax"""
     best: tuple[float, str] | None = None
@@ -225,7 +231,7 @@ def expiration_header(config: dict, key: str, size: int, last_modified: float, d
         expiration = rule.get("Expiration") or {}
         if rule["Status"] != "Enabled" or not ("Days" in expiration or "Date" in expiration):
             continue
-        if not matches(rule, key, size):
+        if not matches(rule, key, size, tags):
             continue
         when = (due(last_modified, expiration["Days"], day_seconds) if "Days" in expiration
                 else _date(expiration["Date"]))
@@ -245,6 +251,9 @@ class Lifecycle:
         self.day_seconds = float(settings.s3_lifecycle_day_seconds)
         self.interval = (settings.s3_lifecycle_interval_seconds
                          or min(3600.0, max(0.05, self.day_seconds / 20)))
+        # (bucket, key, version id) → the version's object tags, for rules with tag filters;
+        # None until object tagging exists (then no object has tags, and such rules select nothing).
+        self.tags_of = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -309,14 +318,19 @@ class Lifecycle:
             args.append(successor(prefix))
         return self.store.db.query(sql + extra, tuple(args))
 
+    def _tags(self, bucket: Bucket, rule: dict, key: str, version_id: str | None) -> dict[str, str] | None:
+        if self.tags_of is None or not tag_filtered(rule):
+            return None
+        return self.tags_of(bucket.name, key, version_id or "null")
+
     # -- current versions ------------------------------------------------------------------
 
     def _current(self, bucket: Bucket, config: dict, rule: dict, now: float) -> None:
         expiration = rule.get("Expiration") or {}
         expired: list[tuple[str, str]] = []
-        for row in self._rows("objects", "key, size, etag, last_modified, storage_class", bucket.name,
+        for row in self._rows("objects", "key, size, etag, last_modified, storage_class, version_id", bucket.name,
                               rule_prefix(rule)):
-            if not matches(rule, row["key"], row["size"]):
+            if not matches(rule, row["key"], row["size"], self._tags(bucket, rule, row["key"], row["version_id"])):
                 continue
             if "Days" in expiration:
                 when = due(row["last_modified"], expiration["Days"], self.day_seconds)
@@ -403,7 +417,8 @@ class Lifecycle:
             kept = 0
             for row in rows:
                 since, newer_time = newer_time, row["last_modified"]
-                if row["delete_marker"] or since is None or not matches(rule, key, row["size"]):
+                if row["delete_marker"] or since is None or not matches(
+                        rule, key, row["size"], self._tags(bucket, rule, key, row["version_id"])):
                     continue
                 kept += 1
                 if noncurrent and kept > noncurrent.get("NewerNoncurrentVersions", 0) and \
