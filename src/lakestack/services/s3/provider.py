@@ -288,9 +288,10 @@ class S3Provider(Provider):
             raise errors.malformed_xml()
         if any(item.get("Key") is None for item in items):
             raise errors.malformed_xml()
-        request = {**request, "BypassGovernanceRetention": params.get("BypassGovernanceRetention")}
+        # Object Lock's bypass, for every version named (checked once, on the bucket's objects).
+        bypass = self._bypass_governance(ctx, params, f"arn:aws:s3:::{bucket}/*")
         if found.versioning is not None or any(item.get("VersionId") is not None for item in items):
-            return self._delete_versions(ctx, bucket, request, items)
+            return self._delete_versions(ctx, bucket, request, items, bypass)
         failed, to_delete, if_match = [], [], {}
         for item in items:
             key = item["Key"]
@@ -303,7 +304,7 @@ class S3Provider(Provider):
         try:
             refused = self.objects.delete_keys(bucket, to_delete, if_match)
         except VersioningChanged:
-            return self._delete_versions(ctx, bucket, request, items)
+            return self._delete_versions(ctx, bucket, request, items, bypass)
         deleted = []
         for key in to_delete:
             if key in refused:
@@ -315,11 +316,9 @@ class S3Provider(Provider):
                 self.notifications.object_removed(ctx, bucket, key)
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
-    def _delete_versions(self, ctx, bucket: str, request: dict, items: list[dict]) -> dict:
+    def _delete_versions(self, ctx, bucket: str, request: dict, items: list[dict], bypass: bool = False) -> dict:
         """DeleteObjects in a bucket with versioning, or naming versions."""
         failed, todo = [], []
-        bypass = self._bypass_governance(ctx, {"BypassGovernanceRetention": request.get("BypassGovernanceRetention")},
-                                         f"arn:aws:s3:::{bucket}/*")
         for item in items:
             key, version_id = item["Key"], item.get("VersionId")
             if len(key.encode("utf-8", "surrogatepass")) > 1024:
