@@ -406,3 +406,29 @@ def test_configuration_bodies_need_a_matching_integrity_header(stack):
     assert "Rule" not in s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
     s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=config)  # botocore's own MD5/CRC
     assert s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"] == config
+
+
+def test_lock_headers_need_their_own_permissions(stack, s3):
+    bucket = locked_bucket(s3)
+    iam = stack.client("iam")
+
+    def user(actions: list[str]):
+        name = f"writer-{next(_names)}"
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return stack.client("s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+
+    plain = user(["s3:PutObject"])
+    plain.put_object(Bucket=bucket, Key="k", Body=b"x")  # the default retention needs nothing more
+    for kwargs in ({"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": FUTURE},
+                   {"ObjectLockLegalHoldStatus": "ON"}):
+        assert status_and_code(error_of(plain.put_object, Bucket=bucket, Key="k", Body=b"x", **kwargs)) == (
+            403, "AccessDenied")
+        assert status_and_code(error_of(plain.create_multipart_upload, Bucket=bucket, Key="k", **kwargs)) == (
+            403, "AccessDenied")
+    allowed = user(["s3:PutObject", "s3:PutObjectRetention", "s3:PutObjectLegalHold"])
+    allowed.put_object(Bucket=bucket, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE",
+                       ObjectLockRetainUntilDate=FUTURE, ObjectLockLegalHoldStatus="ON")
+    assert lock_headers(s3.head_object(Bucket=bucket, Key="k"))["ObjectLockLegalHoldStatus"] == "ON"

@@ -394,6 +394,7 @@ class S3Provider(Provider):
     def create_multipart_upload(self, ctx, params):
         _check_write_options(ctx, params)
         hold = object_lock.requested(self.buckets.require(ctx.account_id, params["Bucket"]), params)
+        self._check_lock_permissions(ctx, params, hold)
         upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params,
                                        None if hold is None else dataclasses.asdict(hold))
         out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
@@ -524,12 +525,14 @@ class S3Provider(Provider):
     def _bypass_governance(self, ctx, params, resource: str) -> bool:
         """x-amz-bypass-governance-retention, honoured for a caller allowed s3:BypassGovernanceRetention.
         https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-bypass"""
-        if not params.get("BypassGovernanceRetention"):
-            return False
+        return bool(params.get("BypassGovernanceRetention")) and self._allowed(ctx, "s3:BypassGovernanceRetention",
+                                                                               resource)
+
+    def _allowed(self, ctx, action: str, resource: str) -> bool:
+        """One more IAM check inside an operation, for what only some requests ask for."""
         principal = ctx.principal
         if principal is None:
-            return False
-        action = "s3:BypassGovernanceRetention"
+            return ctx.http is None  # another service's call was authorized as its caller
         context = condition_context(ctx)
         if principal.is_root and not principal.session_token:
             identity = "Allow"
@@ -543,9 +546,22 @@ class S3Provider(Provider):
         hold = object_lock.requested(bucket, params)
         if bucket.object_lock is None:
             return None
+        self._check_lock_permissions(ctx, params, hold)
         if integrity:
             object_lock.check_integrity_header(hold, params, ctx.http.headers if ctx.http is not None else {})
         return object_lock.for_write(bucket, hold, now())
+
+    def _check_lock_permissions(self, ctx, params, hold) -> None:
+        """Lock headers on a write need their own actions besides s3:PutObject.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html (x-amz-object-lock-mode)"""
+        if hold is None:
+            return
+        resource = _object_arn(params["Bucket"], params["Key"])
+        if hold.mode is not None and not self._allowed(ctx, "s3:PutObjectRetention", resource):
+            raise errors.access_denied()
+        if params.get("ObjectLockLegalHoldStatus") is not None and not self._allowed(ctx, "s3:PutObjectLegalHold",
+                                                                                      resource):
+            raise errors.access_denied()
 
     def _upload_lock_rows(self, upload):
         bucket = self.buckets.get(upload.bucket)
