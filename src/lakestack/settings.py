@@ -39,6 +39,10 @@ class Settings:
     # AWS before it (ObjectWriter, no Block Public Access), what older code and suites expect.
     # https://aws.amazon.com/about-aws/whats-new/2022/12/amazon-s3-automatically-enable-block-public-access-disable-access-control-lists-buckets-april-2023/
     s3_bucket_defaults: str = "2023"
+    # S3 lifecycle rules (services/s3/lifecycle.py): the length of a "day" in seconds (scaled down
+    # for tests), and seconds between passes over the rules (default: a 20th of a day, at most an hour).
+    s3_lifecycle_day_seconds: float = 86400.0
+    s3_lifecycle_interval_seconds: float | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -64,12 +68,18 @@ class Settings:
             values["tls_key"] = Path(env["LAKESTACK_TLS_KEY"])
         if env.get("LAKESTACK_S3_BUCKET_DEFAULTS"):
             values["s3_bucket_defaults"] = env["LAKESTACK_S3_BUCKET_DEFAULTS"]
+        if env.get("LAKESTACK_S3_LIFECYCLE_DAY_SECONDS"):
+            values["s3_lifecycle_day_seconds"] = float(env["LAKESTACK_S3_LIFECYCLE_DAY_SECONDS"])
+        if env.get("LAKESTACK_S3_LIFECYCLE_INTERVAL_SECONDS"):
+            values["s3_lifecycle_interval_seconds"] = float(env["LAKESTACK_S3_LIFECYCLE_INTERVAL_SECONDS"])
         values["root_access_key_id"] = env.get("LAKESTACK_ROOT_ACCESS_KEY_ID")
         values["root_secret_access_key"] = env.get("LAKESTACK_ROOT_SECRET_ACCESS_KEY")
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         if settings.s3_bucket_defaults not in ("2023", "legacy"):
             raise ValueError(f"LAKESTACK_S3_BUCKET_DEFAULTS must be 2023 or legacy, not {settings.s3_bucket_defaults!r}")
+        if settings.s3_lifecycle_day_seconds <= 0:
+            raise ValueError("LAKESTACK_S3_LIFECYCLE_DAY_SECONDS must be positive")
         settings.home = Path(settings.home).expanduser().resolve()
         return settings
 

@@ -131,12 +131,12 @@ def test_sse_c_with_sse_s3_is_invalid_argument(s3, s3_tls):
 
 
 # 4. Object Lock on CreateBucket and canned ACLs were accepted and ignored.
-def test_create_bucket_with_object_lock_is_not_implemented_rather_than_ignored(s3):
-    response = error_of(s3.create_bucket, Bucket="conformance-locked", ObjectLockEnabledForBucket=True)
-    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
-        "NotImplementedError", 501)
-    assert "Object Lock" in response["Error"]["Message"]
-    assert "conformance-locked" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+def test_create_bucket_with_object_lock_is_honoured_rather_than_ignored(s3):
+    s3.create_bucket(Bucket="conformance-locked", ObjectLockEnabledForBucket=True)
+    assert s3.get_object_lock_configuration(Bucket="conformance-locked")["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled"}
+    assert s3.get_bucket_versioning(Bucket="conformance-locked")["Status"] == "Enabled"
+    s3.delete_bucket(Bucket="conformance-locked")
     s3.create_bucket(Bucket="conformance-unlocked", ObjectLockEnabledForBucket=False)
     # A bucket without Object Lock refuses Object Lock headers, as S3 does.
     assert code_and_status(s3.put_object, Bucket="conformance-unlocked", Key="k", Body=b"x",

@@ -54,12 +54,6 @@ def owner(account_id: str) -> dict:
     return {"ID": canonical_user_id(account_id), "DisplayName": account_id}
 
 
-def check_bucket_options(params: dict) -> None:
-    """CreateBucket options lakestack does not have yet are refused, not ignored."""
-    if params.get("ObjectLockEnabledForBucket"):
-        raise errors.not_implemented_feature("Object Lock", "x-amz-bucket-object-lock-enabled")
-
-
 @dataclass
 class Bucket:
     name: str
@@ -68,6 +62,8 @@ class Bucket:
     created: float
     tags: list[dict] | None = field(default=None)
     versioning: str | None = None  # None (never enabled), "Enabled" or "Suspended"
+    object_lock: dict | None = None  # None: no Object Lock; else its configuration (object_lock.py)
+    lifecycle: dict | None = None  # the lifecycle configuration (lifecycle.py)
 
     @property
     def creation_date(self) -> dt.datetime:
@@ -82,9 +78,11 @@ class Buckets:
     def __init__(self, store: S3Store):
         self.store = store
         self._cache: dict[str, Bucket] = {}
-        for row in store.db.query("SELECT name, account_id, region, created, tags, versioning FROM buckets"):
+        for row in store.db.query("SELECT name, account_id, region, created, tags, versioning, object_lock,"
+                                  " lifecycle FROM buckets"):
             self._cache[row["name"]] = Bucket(row["name"], row["account_id"], row["region"], row["created"],
-                                              json.loads(row["tags"]) if row["tags"] else None, row["versioning"])
+                                              json.loads(row["tags"]) if row["tags"] else None, row["versioning"],
+                                              _json(row["object_lock"]), _json(row["lifecycle"]))
 
     def get(self, name: str) -> Bucket | None:
         return self._cache.get(name)
@@ -107,8 +105,9 @@ class Buckets:
     # -- CreateBucket / DeleteBucket ----------------------------------------------------
 
     def create(self, account_id: str, request_region: str, name: str, constraint: str | None,
-               in_transaction=None) -> Bucket:
+               object_lock: bool = False, in_transaction=None) -> Bucket:
         """https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
+        `object_lock`: x-amz-bucket-object-lock-enabled, which turns versioning on too.
         `in_transaction(db)`: more rows a new bucket starts with, committed with it (not run
         when the bucket already exists)."""
         if not valid_bucket_name(name):
@@ -126,10 +125,14 @@ class Buckets:
                     return existing
                 raise errors.bucket_already_owned_by_you(name)
             bucket = Bucket(name, account_id, region, round(time.time(), 3))
+            if object_lock:
+                bucket.versioning, bucket.object_lock = "Enabled", {}
             self.store.bucket_dir(name).mkdir(parents=True, exist_ok=True)
             with self.store.transaction() as db:
-                db.execute("INSERT INTO buckets (name, account_id, region, created) VALUES (?, ?, ?, ?)",
-                           (name, account_id, region, bucket.created))
+                db.execute("INSERT INTO buckets (name, account_id, region, created, versioning, object_lock)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           (name, account_id, region, bucket.created, bucket.versioning,
+                            None if bucket.object_lock is None else json.dumps(bucket.object_lock)))
                 if in_transaction is not None:
                     in_transaction(db)
             self._cache[name] = bucket
@@ -236,6 +239,10 @@ class Buckets:
             bucket = self._cache.get(name)
             if bucket is None:
                 raise errors.no_such_bucket(name)
+            if bucket.object_lock is not None and status != "Enabled":
+                # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html
+                raise errors.invalid_bucket_state("An Object Lock configuration is present on this bucket, "
+                                                  "so the versioning state cannot be changed.")
             with self.store.transaction() as db:
                 db.execute("UPDATE buckets SET versioning = ? WHERE name = ?", (status, name))
             bucket.versioning = status
@@ -251,3 +258,37 @@ class Buckets:
     def accounts(self) -> set[str]:
         """Every account that owns a bucket."""
         return {bucket.account_id for bucket in list(self._cache.values())}
+
+    # -- Object Lock and lifecycle configurations -------------------------------------------
+
+    def set_object_lock(self, name: str, config: dict) -> None:
+        """Object Lock on (or its default retention changed), under the layout lock that
+        set_versioning holds, so versioning is "Enabled" when this commits and stays so."""
+        with self.store.layout_lock(name):
+            bucket = self._cache.get(name)
+            if bucket is None:
+                raise errors.no_such_bucket(name)
+            if bucket.object_lock is None and bucket.versioning != "Enabled":
+                # Allowed on an existing bucket with versioning since 2023:
+                # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html
+                raise errors.invalid_bucket_state("Versioning must be 'Enabled' on the bucket to apply a "
+                                                  "Object Lock configuration")
+            with self.store.transaction() as db:
+                db.execute("UPDATE buckets SET object_lock = ? WHERE name = ?", (json.dumps(config), name))
+            bucket.object_lock = config
+
+    def with_lifecycle(self) -> list[Bucket]:
+        return [bucket for bucket in list(self._cache.values()) if bucket.lifecycle is not None]
+
+    def set_lifecycle(self, name: str, config: dict | None) -> None:
+        with self.store.transaction() as db:
+            bucket = self._cache.get(name)
+            if bucket is None:
+                raise errors.no_such_bucket(name)
+            db.execute("UPDATE buckets SET lifecycle = ? WHERE name = ?",
+                       (None if config is None else json.dumps(config), name))
+            bucket.lifecycle = config
+
+
+def _json(text: str | None):
+    return None if text is None else json.loads(text)

@@ -208,3 +208,32 @@ def not_implemented_feature(feature: str, header: str | None = None) -> AwsError
 def method_not_allowed(method: str) -> AwsError:
     return AwsError("MethodNotAllowed", "The specified method is not allowed against this resource.", 405,
                     Method=method)
+# -- Object Lock and lifecycle -------------------------------------------------------------
+
+def invalid_bucket_state(message: str) -> AwsError:
+    return AwsError("InvalidBucketState", message, 409)
+
+
+def object_lock_configuration_not_found(bucket: str) -> AwsError:
+    return AwsError("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket",
+                    404, BucketName=bucket)
+
+
+def no_such_object_lock_configuration() -> AwsError:
+    return AwsError("NoSuchObjectLockConfiguration", "The specified object does not have a ObjectLock configuration",
+                    404)
+
+
+def invalid_retention_period(message: str) -> AwsError:
+    return AwsError("InvalidRetentionPeriod", message, 400)
+
+
+def object_locked() -> AwsError:
+    """A locked version's delete, or a retention change its mode forbids."""
+    return AwsError("AccessDenied", "Access Denied because object protected by object lock.", 403)
+
+
+def no_such_lifecycle_configuration(bucket: str) -> AwsError:
+    return AwsError("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist", 404,
+                    BucketName=bucket)
+

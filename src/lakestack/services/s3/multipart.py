@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lakestack.aws.errors import AwsError
@@ -46,13 +47,14 @@ class Upload:
     metadata: dict
     checksum_algorithm: str | None
     checksum_type: str | None
+    lock: dict | None = None  # the x-amz-object-lock-* headers it was created with (object_lock.py)
 
     @classmethod
     def from_row(cls, row) -> Upload:
         stored = json.loads(row["headers"])
         return cls(row["upload_id"], row["bucket"], row["key"], row["initiated"], row["initiator_arn"],
                    row["initiator_id"], row["owner_account"], stored.get("headers", {}),
-                   stored.get("metadata", {}), row["checksum_algorithm"], row["checksum_type"])
+                   stored.get("metadata", {}), row["checksum_algorithm"], row["checksum_type"], stored.get("lock"))
 
     @property
     def initiated_at(self) -> dt.datetime:
@@ -91,7 +93,8 @@ class Multipart:
 
     # -- CreateMultipartUpload / AbortMultipartUpload ------------------------------------
 
-    def create(self, account_id: str, principal, bucket: str, key: str, params: dict) -> Upload:
+    def create(self, account_id: str, principal, bucket: str, key: str, params: dict,
+               lock: dict | None = None) -> Upload:
         self.buckets.require(account_id, bucket)
         objects.check_key(key)
         metadata = objects.check_metadata(params.get("Metadata"))
@@ -110,8 +113,11 @@ class Multipart:
         upload = Upload(
             secrets.token_urlsafe(48), bucket, key, objects.now(),
             getattr(principal, "arn", None), getattr(principal, "user_id", None), account_id,
-            headers, metadata, algorithm, checksum_type,
+            headers, metadata, algorithm, checksum_type, lock,
         )
+        stored = {"headers": headers, "metadata": metadata}
+        if lock is not None:
+            stored["lock"] = lock
         with self.store.transaction() as db:
             if not self.buckets.exists_in(db, bucket):
                 raise errors.no_such_bucket(bucket)
@@ -119,7 +125,7 @@ class Multipart:
                 "INSERT INTO uploads (upload_id, bucket, key, initiated, initiator_arn, initiator_id, owner_account,"
                 " headers, checksum_algorithm, checksum_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (upload.upload_id, bucket, key, upload.initiated, upload.initiator_arn, upload.initiator_id,
-                 account_id, json.dumps({"headers": headers, "metadata": metadata}), algorithm, checksum_type),
+                 account_id, json.dumps(stored), algorithm, checksum_type),
             )
         return upload
 
@@ -213,7 +219,10 @@ class Multipart:
 
     # -- CompleteMultipartUpload ----------------------------------------------------------
 
-    def complete(self, account_id: str, bucket: str, key: str, params: dict) -> ObjectRecord:
+    def complete(self, account_id: str, bucket: str, key: str, params: dict,
+                 lock_rows: Callable | None = None) -> ObjectRecord:
+        """`lock_rows(upload)`: the Object Lock rows the new version is stored with (Objects.commit's
+        `after_rows`), from the upload's x-amz-object-lock-* headers and the bucket's default."""
         try:
             upload = self.require(account_id, bucket, key, params.get("UploadId"))
         except AwsError as error:
@@ -297,7 +306,8 @@ class Multipart:
             db.execute("INSERT INTO completed_uploads (upload_id, bucket, key, etag, last_modified)"
                        " VALUES (?, ?, ?, ?, ?)", (upload.upload_id, bucket, key, record.etag, record.last_modified))
 
-        self.objects.commit(record, spooled, params, in_transaction=finish_upload)
+        self.objects.commit(record, spooled, params, in_transaction=finish_upload,
+                            after_rows=lock_rows(upload) if lock_rows is not None else None)
         with self._upload_lock(upload.upload_id):
             shutil.rmtree(self.store.upload_dir(upload.upload_id), ignore_errors=True)
         return record

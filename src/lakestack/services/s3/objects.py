@@ -130,18 +130,6 @@ def check_key(key: str) -> None:
         raise errors.key_too_long(size)
 
 
-_OBJECT_LOCK = frozenset({"ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus",
-                          "ObjectLockEventHold", "ObjectLockEventHoldDurationDays",
-                          "ObjectLockEventHoldDurationYears"})
-
-
-def check_object_lock(params: dict) -> None:
-    """Object Lock headers on a write: no bucket has Object Lock (CreateBucket refuses it), and
-    S3 answers this for a bucket without it."""
-    if params.keys() & _OBJECT_LOCK:
-        raise errors.invalid_request("Bucket is missing Object Lock Configuration")
-
-
 def metadata_text(value: str) -> str:
     """A user metadata value as the text S3 stores. Headers arrive decoded as latin-1, so the
     UTF-8 bytes clients send (botocore does) are read again as UTF-8; RFC 2047 encoded-words
@@ -258,11 +246,13 @@ class VersioningChanged(AwsError):
 
 class Objects:
     def __init__(self, store: S3Store, buckets: Buckets):
+        from lakestack.services.s3.object_lock import ObjectLock
         from lakestack.services.s3.versioning import Versioning  # it builds on this module
 
         self.store = store
         self.buckets = buckets
         self.versioning = Versioning(self)
+        self.object_lock = ObjectLock(store, buckets)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -367,7 +357,8 @@ class Objects:
 
     # -- writing -----------------------------------------------------------------------
 
-    def put(self, account_id: str, bucket: str, key: str, params: dict, incoming: spool.Incoming) -> ObjectRecord:
+    def put(self, account_id: str, bucket: str, key: str, params: dict, incoming: spool.Incoming,
+            after_rows: Callable | None = None) -> ObjectRecord:
         self.buckets.require(account_id, bucket)
         check_key(key)
         metadata = check_metadata(params.get("Metadata"))
@@ -378,17 +369,18 @@ class Objects:
             bucket, key, spooled.size, f'"{spooled.md5_hex}"', now(), headers, metadata,
             spooled.checksum_algorithm, spooled.checksum, "FULL_OBJECT" if spooled.checksum else None,
         )
-        self.commit(record, spooled, params)
+        self.commit(record, spooled, params, after_rows=after_rows)
         return record
 
     def commit(self, record: ObjectRecord, spooled: spool.Spooled, conditions_from: dict | None = None,
-               in_transaction: Callable | None = None) -> None:
+               in_transaction: Callable | None = None, after_rows: Callable | None = None) -> None:
         """Make a spooled file the object's bytes: its row and a pending rename commit (in a
         group with concurrent writes, see commits.py), then the rename.
 
         `conditions_from`: params with a conditional write's If-Match / If-None-Match.
         `in_transaction(db)`: more work that must commit atomically with the object row; it runs
         with the write's checks, so it may raise only before it changes anything.
+        `after_rows(db, record)`: rows that go with the version once its id is chosen (Object Lock).
         """
         bucket = self.buckets.get(record.bucket)
         versioned = bucket is not None and bucket.versioning is not None
@@ -396,6 +388,7 @@ class Objects:
             while True:
                 kind = self.versioning.write if versioned else _ObjectWrite
                 write = kind(self, record, spooled, conditions_from or {}, in_transaction)
+                write.after_rows = after_rows
                 try:
                     self.store.committer.submit(write)
                     return
@@ -461,7 +454,8 @@ class Objects:
                                              "marker by version id.") from None
             raise
 
-    def copy(self, account_id: str, bucket: str, key: str, params: dict) -> tuple[ObjectRecord, ObjectRecord]:
+    def copy(self, account_id: str, bucket: str, key: str, params: dict,
+             after_rows: Callable | None = None) -> tuple[ObjectRecord, ObjectRecord]:
         """CopyObject: (new record, source record)."""
         self.buckets.require(account_id, bucket)
         check_key(key)
@@ -500,7 +494,7 @@ class Objects:
             record.checksum_algorithm = algorithm
             record.checksum_value = source.checksum_value if reuse else spooled.checksum
             record.checksum_type = "FULL_OBJECT"
-        self.commit(record, spooled, params)
+        self.commit(record, spooled, params, after_rows=after_rows)
         return record, source
 
 
@@ -527,6 +521,8 @@ def check_write_conditions(params: dict) -> None:
 
 class _ObjectWrite:
     """One object write as the group committer drives it (under the key's and bucket's locks)."""
+
+    after_rows: Callable | None = None
 
     def __init__(self, objects_: Objects, record: ObjectRecord, spooled: spool.Spooled, conditions_from: dict,
                  in_transaction: Callable | None):
@@ -563,6 +559,8 @@ class _ObjectWrite:
     def write_rows(self, db) -> None:
         store = self.store
         db.execute(_UPSERT, self.record.row_values())
+        if self.after_rows is not None:
+            self.after_rows(db, self.record)
         rename_id = store.add_pending(db, self.spooled.rel, self.record.path)
         old_id = store.add_pending(db, self.old_path, None, self.bucket, self.key) if self.old_path else None
         self.pending_ids = (rename_id, old_id)

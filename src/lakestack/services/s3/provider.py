@@ -6,12 +6,14 @@ indexed in `<state>/s3.db`, written durably (store.py).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from contextlib import contextmanager
 from urllib.parse import quote
 
 from lakestack.aws.errors import AwsError
+from lakestack.aws.gateway import condition_context
 from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
 from lakestack.services.s3 import (
@@ -19,14 +21,17 @@ from lakestack.services.s3 import (
     checksums,
     encryption,
     errors,
+    lifecycle,
     listing,
+    object_lock,
     object_ownership,
     public_access_block,
+    required_checksums,
     spool,
 )
 from lakestack.services.s3 import post_object as browser_uploads
 from lakestack.services.s3.bucket_policy import BucketPolicies
-from lakestack.services.s3.buckets import Buckets, canonical_user_id, check_bucket_options, owner
+from lakestack.services.s3.buckets import Buckets, canonical_user_id, owner
 from lakestack.services.s3.cors import CorsConfigurations
 from lakestack.services.s3.multipart import Multipart
 from lakestack.services.s3.notifications import Notifications
@@ -34,7 +39,7 @@ from lakestack.services.s3.object_ownership import OwnershipControls
 from lakestack.services.s3.objects import (
     Objects,
     VersioningChanged,
-    check_object_lock,
+    now,
     parse_copy_source,
     valid_version_id,
 )
@@ -112,8 +117,10 @@ class S3Provider(Provider):
         self.bucket_policies.public_access_block = self._policy_blocks
         self.acls = acls.AclStore(self.store)
         self.acl_resolver = acls.Resolver(self._known_canonical_ids)
+        self.lifecycle = lifecycle.Lifecycle(self.store, self.buckets, self.objects, self.multipart, settings)
 
     def stop(self) -> None:
+        self.lifecycle.stop()
         self.store.close()
 
     def authorization(self, ctx, params):
@@ -162,7 +169,6 @@ class S3Provider(Provider):
         }
 
     def create_bucket(self, ctx, params):
-        check_bucket_options(params)
         ownership, acl, block = self._new_bucket_access(ctx, params)
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
         created = []
@@ -171,7 +177,9 @@ class S3Provider(Provider):
             self._write_bucket_access(db, params["Bucket"], ownership, acl, block)
             created.append(True)
 
-        bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint, access_rows)
+        bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint,
+                                     object_lock=bool(params.get("ObjectLockEnabledForBucket")),
+                                     in_transaction=access_rows)
         if not created:
             # Re-created in us-east-1 by its owner: 200, and "resets the bucket access control lists".
             # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
@@ -260,7 +268,8 @@ class S3Provider(Provider):
         with _drained_on_error(incoming):
             _check_write_options(ctx, params)
             acl = self._acl_of_write(ctx, params)
-            record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
+            after_rows = self._lock_for_write(ctx, params, integrity=True)
+            record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming, after_rows)
         if acl is not None:
             self.acls.set_object(record, acl)
         # A browser upload (post_object below) is the event S3 names ObjectCreated:Post.
@@ -268,6 +277,7 @@ class S3Provider(Provider):
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, event,
                                           record.version_id)
         out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
+        self._add_expiration(out, record)
         if not is_null(record.version_id):  # S3 answers no version id for a null version
             out["VersionId"] = record.version_id
         if record.checksum_value:
@@ -280,6 +290,7 @@ class S3Provider(Provider):
         output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=False)
         if status != 200:
             ctx.response_status = status
+        self._add_bucket_rules(params, output, status)
         return output
 
     def head_object(self, ctx, params):
@@ -287,6 +298,7 @@ class S3Provider(Provider):
         output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=True)
         if status != 200:
             ctx.response_status = status
+        self._add_bucket_rules(params, output, status)
         return output
 
     def delete_object(self, ctx, params):
@@ -302,8 +314,9 @@ class S3Provider(Provider):
                 pass
         if version_id is not None:
             check_version_id(version_id)
+        bypass = self._bypass_governance(ctx, params, _object_arn(bucket.name, params["Key"]))
         [result] = self.objects.versioning.delete(bucket.name, [DeleteItem(params["Key"], version_id,
-                                                                          params.get("IfMatch"))])
+                                                                          params.get("IfMatch"), bypass)])
         if isinstance(result, AwsError):
             raise result
         created = version_id is None and result.get("DeleteMarker")
@@ -320,8 +333,10 @@ class S3Provider(Provider):
             raise errors.malformed_xml()
         if any(item.get("Key") is None for item in items):
             raise errors.malformed_xml()
+        # Object Lock's bypass, for every version named (checked once, on the bucket's objects).
+        bypass = self._bypass_governance(ctx, params, f"arn:aws:s3:::{bucket}/*")
         if found.versioning is not None or any(item.get("VersionId") is not None for item in items):
-            return self._delete_versions(ctx, bucket, request, items)
+            return self._delete_versions(ctx, bucket, request, items, bypass)
         failed, to_delete, if_match = [], [], {}
         for item in items:
             key = item["Key"]
@@ -334,7 +349,7 @@ class S3Provider(Provider):
         try:
             refused = self.objects.delete_keys(bucket, to_delete, if_match)
         except VersioningChanged:
-            return self._delete_versions(ctx, bucket, request, items)
+            return self._delete_versions(ctx, bucket, request, items, bypass)
         deleted = []
         for key in to_delete:
             if key in refused:
@@ -347,7 +362,7 @@ class S3Provider(Provider):
         self.acls.forget_deleted(bucket, to_delete)
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
-    def _delete_versions(self, ctx, bucket: str, request: dict, items: list[dict]) -> dict:
+    def _delete_versions(self, ctx, bucket: str, request: dict, items: list[dict], bypass: bool = False) -> dict:
         """DeleteObjects in a bucket with versioning, or naming versions."""
         failed, todo = [], []
         for item in items:
@@ -358,7 +373,7 @@ class S3Provider(Provider):
                 failed.append({"Key": key, "VersionId": version_id, "Code": "NoSuchVersion",
                                "Message": "The specified version does not exist."})
             else:
-                todo.append(DeleteItem(key, version_id, item.get("ETag")))
+                todo.append(DeleteItem(key, version_id, item.get("ETag"), bypass))
         deleted = []
         for item, result in zip(todo, self.objects.versioning.delete(bucket, todo), strict=True):
             if isinstance(result, AwsError):
@@ -383,7 +398,8 @@ class S3Provider(Provider):
     def copy_object(self, ctx, params):
         _check_write_options(ctx, params)
         acl = self._acl_of_write(ctx, params)  # the copy's own, never the source's
-        record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
+        after_rows = self._lock_for_write(ctx, params)
+        record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params, after_rows)
         if acl is not None:
             self.acls.set_object(record, acl)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy",
@@ -397,6 +413,7 @@ class S3Provider(Provider):
             out["CopySourceVersionId"] = source.version_id
         if not is_null(record.version_id):
             out["VersionId"] = record.version_id
+        self._add_expiration(out, record)
         return out
 
     def list_objects(self, ctx, params):
@@ -427,7 +444,10 @@ class S3Provider(Provider):
     def create_multipart_upload(self, ctx, params):
         _check_write_options(ctx, params)
         acl = self._acl_of_write(ctx, params)
-        upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params)
+        hold = object_lock.requested(self.buckets.require(ctx.account_id, params["Bucket"]), params)
+        self._check_lock_permissions(ctx, params, hold)
+        upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params,
+                                       None if hold is None else dataclasses.asdict(hold))
         if acl is not None:
             self.acls.set_upload(upload.upload_id, acl)  # applied at CompleteMultipartUpload
         out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
@@ -449,7 +469,7 @@ class S3Provider(Provider):
 
     def complete_multipart_upload(self, ctx, params):
         _check_sse_c(ctx, params)
-        record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params)
+        record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params, self._upload_lock_rows)
         self._apply_upload_acl(params.get("UploadId"), record)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag,
                                           "CompleteMultipartUpload", record.version_id)
@@ -837,15 +857,174 @@ class S3Provider(Provider):
         return {canonical_user_id(account): account for account in self._accounts()}
 
 
+    # -- Object Lock and lifecycle -----------------------------------------------------------
+
+    ACTIONS = {
+        **ACTIONS,
+        "PutObjectLockConfiguration": Action("s3:PutBucketObjectLockConfiguration", BUCKET),
+        "GetObjectLockConfiguration": Action("s3:GetBucketObjectLockConfiguration", BUCKET),
+        "PutObjectRetention": Action("s3:PutObjectRetention", OBJECT),
+        "GetObjectRetention": Action("s3:GetObjectRetention", OBJECT),
+        "PutObjectLegalHold": Action("s3:PutObjectLegalHold", OBJECT),
+        "GetObjectLegalHold": Action("s3:GetObjectLegalHold", OBJECT),
+        "PutBucketLifecycleConfiguration": Action("s3:PutLifecycleConfiguration", BUCKET),
+        "GetBucketLifecycleConfiguration": Action("s3:GetLifecycleConfiguration", BUCKET),
+        "DeleteBucketLifecycle": Action("s3:PutLifecycleConfiguration", BUCKET),  # no action of its own
+    }
+
+    def start(self) -> None:
+        self.lifecycle.start()
+
+    def put_object_lock_configuration(self, ctx, params):
+        required_checksums.check(ctx)
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        config = object_lock.check_configuration(params.get("ObjectLockConfiguration") or {})
+        self.buckets.set_object_lock(bucket.name, config)
+        return {}
+
+    def get_object_lock_configuration(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return {"ObjectLockConfiguration": object_lock.describe_configuration(bucket)}
+
+    def put_object_retention(self, ctx, params):
+        required_checksums.check(ctx)
+        bucket, key, version_id = self._locked_version(ctx, params)
+        bypass = self._bypass_governance(ctx, params, _object_arn(bucket, key))
+        self.objects.object_lock.put_retention(bucket, key, version_id, params.get("Retention"), bypass)
+        return {}
+
+    def get_object_retention(self, ctx, params):
+        bucket, key, version_id = self._locked_version(ctx, params)
+        hold = self.objects.object_lock.get(bucket, key, version_id)
+        if hold is None or hold.mode is None:
+            raise errors.no_such_object_lock_configuration()
+        return {"Retention": {"Mode": hold.mode, "RetainUntilDate": hold.headers()["ObjectLockRetainUntilDate"]}}
+
+    def put_object_legal_hold(self, ctx, params):
+        required_checksums.check(ctx)
+        bucket, key, version_id = self._locked_version(ctx, params)
+        self.objects.object_lock.put_legal_hold(bucket, key, version_id, params.get("LegalHold"))
+        return {}
+
+    def get_object_legal_hold(self, ctx, params):
+        bucket, key, version_id = self._locked_version(ctx, params)
+        hold = self.objects.object_lock.get(bucket, key, version_id)
+        if hold is None:
+            raise errors.no_such_object_lock_configuration()
+        return {"LegalHold": {"Status": "ON" if hold.legal_hold else "OFF"}}
+
+    def put_bucket_lifecycle_configuration(self, ctx, params):
+        required_checksums.check(ctx)
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        config = lifecycle.check_configuration(params.get("LifecycleConfiguration"),
+                                               params.get("TransitionDefaultMinimumObjectSize"))
+        self.buckets.set_lifecycle(bucket.name, config)
+        self.lifecycle.changed()
+        return {"TransitionDefaultMinimumObjectSize": config["TransitionDefaultMinimumObjectSize"]}
+
+    def get_bucket_lifecycle_configuration(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        return lifecycle.describe_configuration(bucket)
+
+    def delete_bucket_lifecycle(self, ctx, params):
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        self.buckets.set_lifecycle(bucket.name, None)
+        return {}
+
+    def _locked_version(self, ctx, params) -> tuple[str, str, str | None]:
+        """(bucket, key, version id) of a retention / legal hold call: the version must exist, in a
+        bucket with Object Lock."""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        object_lock.ObjectLock.require_enabled(bucket)
+        record, _ = self.objects.open(ctx.account_id, bucket.name, params["Key"], with_file=False,
+                                      version_id=params.get("VersionId"))
+        return bucket.name, params["Key"], record.version_id
+
+    def _bypass_governance(self, ctx, params, resource: str) -> bool:
+        """x-amz-bypass-governance-retention, honoured for a caller allowed s3:BypassGovernanceRetention.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-bypass"""
+        return bool(params.get("BypassGovernanceRetention")) and self._allowed(ctx, "s3:BypassGovernanceRetention",
+                                                                               resource)
+
+    def _allowed(self, ctx, action: str, resource: str) -> bool:
+        """One more IAM check inside an operation, for what only some requests ask for."""
+        principal = ctx.principal
+        if principal is None:
+            return ctx.http is None  # another service's call was authorized as its caller
+        context = condition_context(ctx)
+        if principal.is_root and not principal.session_token:
+            identity = "Allow"
+        else:
+            identity = self.stack.authorizer.decide(principal, action, resource, context)
+        return self.resource_decision(ctx, action, resource, identity, context) == "Allow"
+
+    def _lock_for_write(self, ctx, params, integrity: bool = False):
+        """The Object Lock rows a new version is written with (Objects.commit's `after_rows`)."""
+        bucket = self.buckets.require(ctx.account_id, params["Bucket"])
+        hold = object_lock.requested(bucket, params)
+        if bucket.object_lock is None:
+            return None
+        self._check_lock_permissions(ctx, params, hold)
+        if integrity:
+            object_lock.check_integrity_header(hold, params, ctx.http.headers if ctx.http is not None else {})
+        return object_lock.for_write(bucket, hold, now())
+
+    def _check_lock_permissions(self, ctx, params, hold) -> None:
+        """Lock headers on a write need their own actions besides s3:PutObject.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html (x-amz-object-lock-mode)"""
+        if hold is None:
+            return
+        resource = _object_arn(params["Bucket"], params["Key"])
+        if hold.mode is not None and not self._allowed(ctx, "s3:PutObjectRetention", resource):
+            raise errors.access_denied()
+        if params.get("ObjectLockLegalHoldStatus") is not None and not self._allowed(ctx, "s3:PutObjectLegalHold",
+                                                                                      resource):
+            raise errors.access_denied()
+
+    def _upload_lock_rows(self, upload):
+        bucket = self.buckets.get(upload.bucket)
+        if bucket is None or bucket.object_lock is None:
+            return None
+        hold = object_lock.Hold(**upload.lock) if upload.lock else None
+        if hold is not None and hold.retain_until is not None and not hold.retained():
+            hold.mode = hold.retain_until = None  # it ran out while the upload was open
+        return object_lock.for_write(bucket, hold, now())
+
+    def _add_expiration(self, out: dict, record) -> None:
+        """x-amz-expiration on a write's answer, when a lifecycle rule will expire the object."""
+        bucket = self.buckets.get(record.bucket)
+        if bucket is not None and bucket.lifecycle is not None:
+            header = lifecycle.expiration_header(bucket.lifecycle, record.key, record.size, record.last_modified,
+                                                 self.lifecycle.day_seconds)
+            if header:
+                out["Expiration"] = header
+
+    def _add_bucket_rules(self, params, output: dict, status: int) -> None:
+        """GetObject / HeadObject: the version's Object Lock headers, the lifecycle expiration."""
+        if status not in (200, 206):
+            return
+        bucket = self.buckets.get(params["Bucket"])
+        if bucket is None or (bucket.object_lock is None and bucket.lifecycle is None):
+            return
+        if bucket.object_lock is not None:
+            output.update(self.objects.object_lock.headers(bucket.name, params["Key"], output.get("VersionId")))
+        if bucket.lifecycle is not None and params.get("VersionId") is None:
+            header = lifecycle.expiration_header(bucket.lifecycle, params["Key"], output["ContentLength"]
+                                                 if "ContentRange" not in output else
+                                                 int(output["ContentRange"].rpartition("/")[2]),
+                                                 output["LastModified"].timestamp(), self.lifecycle.day_seconds)
+            if header:
+                output["Expiration"] = header
+
+
 def _check_sse_c(ctx, params) -> None:
     # A call from another service (no HTTP request) never crossed a network.
     encryption.check_sse_c(params, ctx.http is None or ctx.http.secure)
 
 
 def _check_write_options(ctx, params) -> None:
-    """What a write may ask for that lakestack refuses: SSE-C, Object Lock."""
+    """What a write may ask for that lakestack refuses: SSE-C."""
     _check_sse_c(ctx, params)
-    check_object_lock(params)
 
 
 def _incoming(ctx, params) -> Incoming:

@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS buckets (
     region TEXT NOT NULL,
     created REAL NOT NULL,
     tags TEXT,
-    versioning TEXT
+    versioning TEXT,
+    object_lock TEXT,  -- object_lock.py: NULL, or its configuration as JSON ('{}': enabled, no default)
+    lifecycle TEXT  -- lifecycle.py: NULL, or the configuration as JSON
 );
 CREATE TABLE IF NOT EXISTS objects (
     bucket TEXT NOT NULL,
@@ -181,12 +183,24 @@ CREATE TABLE IF NOT EXISTS upload_acls (
     upload_id TEXT PRIMARY KEY,
     acl TEXT NOT NULL
 );
+-- Object Lock (object_lock.py): a version's retention and legal hold ('null' names a null version).
+CREATE TABLE IF NOT EXISTS object_holds (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    mode TEXT,  -- GOVERNANCE or COMPLIANCE, with retain_until
+    retain_until REAL,
+    legal_hold INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (bucket, key, version_id)
+) WITHOUT ROWID;
 """
 # Columns added since the tables were first created: (table, column, declaration).
 MIGRATIONS = (
     ("buckets", "versioning", "TEXT"),
     ("objects", "version_id", "TEXT"),
     ("pending_files", "op", "TEXT"),
+    ("buckets", "object_lock", "TEXT"),
+    ("buckets", "lifecycle", "TEXT"),
 )
 
 TMP_DIR = "tmp"

@@ -77,6 +77,7 @@ class DeleteItem:
     key: str
     version_id: str | None = None
     if_match: str | None = None
+    bypass_governance: bool = False  # x-amz-bypass-governance-retention, from a caller allowed it
 
 
 class FileOps:
@@ -124,6 +125,8 @@ class VersionedWrite:
     """An object write to a bucket with versioning, as the group committer drives it (the
     counterpart of objects._ObjectWrite; same locks, same order of steps)."""
 
+    after_rows = None
+
     def __init__(self, objects_, record: ObjectRecord, spooled: spool.Spooled, conditions_from: dict,
                  in_transaction):
         self.objects, self.store = objects_, objects_.store
@@ -168,6 +171,8 @@ class VersionedWrite:
         if self.status == "Suspended":
             versioning.drop_null_version(db, bucket, key, ops)
         db.execute(objects._UPSERT, record.row_values())
+        if self.after_rows is not None:
+            self.after_rows(db, record)
         ops.rename(db, self.spooled.rel, record.path)
         if current is not None and current["path"] != record.path:
             ops.delete(db, current["path"], key)
@@ -353,12 +358,17 @@ class Versioning:
             self.add_marker(db, bucket, key, marker)
             return {"DeleteMarker": True, "VersionId": marker}
         version_id = item.version_id
+        locked = self.buckets.get(bucket).object_lock is not None
+        if locked:  # a version under retention or legal hold stays (object_lock.py)
+            self.objects.object_lock.check_delete(db, bucket, key, version_id, item.bypass_governance)
         if current is not None and (current["version_id"] or "null") == version_id:
             if item.if_match is not None and not conditions.etag_matches(item.if_match, current["etag"]):
                 raise errors.precondition_failed("If-Match")
             db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
             if self.promote(db, bucket, key, ops) != current["path"]:
                 ops.delete(db, current["path"], key)
+            if locked:
+                self.objects.object_lock.forget(db, bucket, key, version_id)
             return {"VersionId": version_id}
         row = db.execute("SELECT seq, etag, path, delete_marker FROM versions WHERE bucket = ? AND key = ?"
                          " AND version_id = ?", (bucket, key, version_id)).fetchone()
@@ -373,6 +383,8 @@ class Versioning:
         db.execute("DELETE FROM versions WHERE bucket = ? AND key = ? AND seq = ?", (bucket, key, row["seq"]))
         if not row["delete_marker"]:
             ops.delete(db, row["path"], key)
+            if locked:
+                self.objects.object_lock.forget(db, bucket, key, version_id)
         if was_current:  # the current delete marker went: the version before it is current again
             self.promote(db, bucket, key, ops)
         out = {"VersionId": version_id}
