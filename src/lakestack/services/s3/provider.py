@@ -13,7 +13,8 @@ from urllib.parse import quote
 from lakestack.aws.errors import AwsError
 from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
-from lakestack.services.s3 import acls, checksums, encryption, errors, listing, spool
+from lakestack.services.s3 import acls, attributes, checksums, encryption, errors, listing, spool, tagging
+from lakestack.services.s3.bucket_encryption import BucketEncryption, check_config
 from lakestack.services.s3.buckets import Buckets, check_bucket_options, owner
 from lakestack.services.s3.multipart import Multipart
 from lakestack.services.s3.notifications import Notifications
@@ -40,7 +41,10 @@ INLINE_SYNC_SECONDS = 0.001
 _INLINE_READS = frozenset({"GetObject", "HeadObject", "HeadBucket"})
 # The IAM action of an operation that names a version (?versionId=).
 _VERSION_ACTIONS = {"GetObject": "s3:GetObjectVersion", "HeadObject": "s3:GetObjectVersion",
-                    "DeleteObject": "s3:DeleteObjectVersion"}
+                    "DeleteObject": "s3:DeleteObjectVersion",
+                    "GetObjectTagging": "s3:GetObjectVersionTagging", "PutObjectTagging": "s3:PutObjectVersionTagging",
+                    "DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+                    "GetObjectAttributes": "s3:GetObjectVersionAttributes"}
 
 
 def _object_arn(bucket: str, key: str) -> str:
@@ -88,6 +92,8 @@ class S3Provider(Provider):
         self.objects = Objects(self.store, self.buckets)
         self.multipart = Multipart(self.store, self.buckets, self.objects)
         self.notifications = Notifications(self.store.db, stack, self.buckets.get)
+        self.bucket_encryption = BucketEncryption(self.store, settings.s3_bucket_defaults == "2023")
+        self.tagging = tagging.ObjectTagging(self.objects)
 
     def stop(self) -> None:
         self.store.close()
@@ -136,11 +142,13 @@ class S3Provider(Provider):
         acls.check_bucket_acl(params)
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
         bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint)
+        self.bucket_encryption.reset(bucket.name)
         return {"Location": f"/{bucket.name}", "BucketArn": bucket.arn}
 
     def delete_bucket(self, ctx, params):
         self.buckets.delete(ctx.account_id, params["Bucket"])
         self.notifications.forget(params["Bucket"])
+        self.bucket_encryption.forget(params["Bucket"])
         return {}
 
     def head_bucket(self, ctx, params):
@@ -214,11 +222,11 @@ class S3Provider(Provider):
     def put_object(self, ctx, params):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
-            _check_write_options(ctx, params)
-            record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
+            key = self._check_write_options(ctx, params)
+            record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming, key)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Put",
                                           record.version_id)
-        out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
+        out = {"ETag": record.etag, **encryption.write_headers(key)}
         if not is_null(record.version_id):  # S3 answers no version id for a null version
             out["VersionId"] = record.version_id
         if record.checksum_value:
@@ -227,15 +235,17 @@ class S3Provider(Provider):
         return out
 
     def get_object(self, ctx, params):
-        _check_sse_c(ctx, params)
-        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=False)
+        key = _customer_key(ctx, params)
+        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=False,
+                                           customer_key=key)
         if status != 200:
             ctx.response_status = status
         return output
 
     def head_object(self, ctx, params):
-        _check_sse_c(ctx, params)
-        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=True)
+        key = _customer_key(ctx, params)
+        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=True,
+                                           customer_key=key)
         if status != 200:
             ctx.response_status = status
         return output
@@ -328,15 +338,16 @@ class S3Provider(Provider):
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
     def copy_object(self, ctx, params):
-        _check_write_options(ctx, params)
-        record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params)
+        key = self._check_write_options(ctx, params)
+        record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params,
+                                           _customer_key(ctx, params, copy_source=True), key)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy",
                                           record.version_id)
         result = {"ETag": record.etag, "LastModified": record.modified}
         if record.checksum_value:
             result[checksums.member(record.checksum_algorithm)] = record.checksum_value
             result["ChecksumType"] = record.checksum_type
-        out = {"CopyObjectResult": result, "ServerSideEncryption": "AES256"}
+        out = {"CopyObjectResult": result, **encryption.write_headers(key)}
         if not is_null(source.version_id):
             out["CopySourceVersionId"] = source.version_id
         if not is_null(record.version_id):
@@ -369,10 +380,10 @@ class S3Provider(Provider):
     # -- multipart ---------------------------------------------------------------------------
 
     def create_multipart_upload(self, ctx, params):
-        _check_write_options(ctx, params)
-        upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params)
+        key = self._check_write_options(ctx, params)
+        upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params, key)
         out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
-               "ServerSideEncryption": "AES256"}
+               **encryption.write_headers(key)}
         if upload.checksum_algorithm:
             out["ChecksumAlgorithm"] = upload.checksum_algorithm
             out["ChecksumType"] = upload.checksum_type
@@ -381,12 +392,14 @@ class S3Provider(Provider):
     def upload_part(self, ctx, params):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
-            _check_sse_c(ctx, params)
-            return self.multipart.upload_part(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
+            key = _customer_key(ctx, params)
+            return self.multipart.upload_part(ctx.account_id, params["Bucket"], params["Key"], params, incoming,
+                                              key)
 
     def upload_part_copy(self, ctx, params):
-        _check_sse_c(ctx, params)
-        return self.multipart.upload_part_copy(ctx.account_id, params["Bucket"], params["Key"], params)
+        key = _customer_key(ctx, params)
+        return self.multipart.upload_part_copy(ctx.account_id, params["Bucket"], params["Key"], params,
+                                               _customer_key(ctx, params, copy_source=True), key)
 
     def complete_multipart_upload(self, ctx, params):
         _check_sse_c(ctx, params)
@@ -394,7 +407,9 @@ class S3Provider(Provider):
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag,
                                           "CompleteMultipartUpload", record.version_id)
         out = {"Location": _location(ctx, record.bucket, record.key), "Bucket": record.bucket, "Key": record.key,
-               "ETag": record.etag, "ServerSideEncryption": "AES256"}
+               "ETag": record.etag}
+        if record.sse is None:  # an SSE-C object's answer names no encryption (the output has no member for it)
+            out["ServerSideEncryption"] = "AES256"
         if not is_null(record.version_id):
             out["VersionId"] = record.version_id
         if record.checksum_value:
@@ -412,17 +427,76 @@ class S3Provider(Provider):
     def list_multipart_uploads(self, ctx, params):
         return self.multipart.list_uploads(ctx.account_id, params["Bucket"], params)
 
+    # -- encryption (SSE-C, default bucket encryption), object tagging, GetObjectAttributes ----
+
+    ACTIONS = ACTIONS | {
+        "PutBucketEncryption": Action("s3:PutEncryptionConfiguration", BUCKET),
+        "GetBucketEncryption": Action("s3:GetEncryptionConfiguration", BUCKET),
+        "DeleteBucketEncryption": Action("s3:PutEncryptionConfiguration", BUCKET),  # no action of its own
+        "PutObjectTagging": Action("s3:PutObjectTagging", OBJECT),
+        "GetObjectTagging": Action("s3:GetObjectTagging", OBJECT),
+        "DeleteObjectTagging": Action("s3:DeleteObjectTagging", OBJECT),
+        "GetObjectAttributes": Action("s3:GetObjectAttributes", OBJECT),
+    }
+
+    def _check_write_options(self, ctx, params) -> encryption.CustomerKey | None:
+        """What a write may ask for that lakestack refuses (ACLs, Object Lock, SSE-KMS, SSE-C where the
+        bucket blocks it); the SSE-C key it encrypts with."""
+        key = encryption.check_write(params, _secure(ctx))
+        _check_sse_c(ctx, params)  # a copy source's key too
+        acls.check_object_acl(params)
+        check_object_lock(params)
+        if key is not None and self.bucket_encryption.blocks_sse_c(params["Bucket"]):
+            raise encryption.blocked_error()
+        return key
+
+    def put_bucket_encryption(self, ctx, params):
+        self.buckets.require(ctx.account_id, params["Bucket"])
+        self.bucket_encryption.put(params["Bucket"], check_config(params.get("ServerSideEncryptionConfiguration")))
+        return {}
+
+    def get_bucket_encryption(self, ctx, params):
+        self.buckets.require(ctx.account_id, params["Bucket"])
+        return {"ServerSideEncryptionConfiguration": self.bucket_encryption.get(params["Bucket"])}
+
+    def delete_bucket_encryption(self, ctx, params):
+        self.buckets.require(ctx.account_id, params["Bucket"])
+        self.bucket_encryption.reset(params["Bucket"])
+        return {}
+
+    def put_object_tagging(self, ctx, params):
+        tags = tagging.check_tag_set(params.get("Tagging"))
+        return self.tagging.put(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"), tags)
+
+    def get_object_tagging(self, ctx, params):
+        return self.tagging.get(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"))
+
+    def delete_object_tagging(self, ctx, params):
+        return self.tagging.put(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"), None)
+
+    def get_object_attributes(self, ctx, params):
+        key = _customer_key(ctx, params)
+        record, _ = self.objects.open(ctx.account_id, params["Bucket"], params["Key"], with_file=False,
+                                      version_id=params.get("VersionId"))
+        if record.sse is not None:
+            encryption.unseal(record.sse, key)
+        else:
+            encryption.check_plain(key)
+        return attributes.describe(record, params)
+
+
+def _secure(ctx) -> bool:
+    # A call from another service (no HTTP request) never crossed a network.
+    return ctx.http is None or ctx.http.secure
+
 
 def _check_sse_c(ctx, params) -> None:
-    # A call from another service (no HTTP request) never crossed a network.
-    encryption.check_sse_c(params, ctx.http is None or ctx.http.secure)
+    encryption.check_sse_c(params, _secure(ctx))
 
 
-def _check_write_options(ctx, params) -> None:
-    """What a write may ask for that lakestack refuses: SSE-C, ACLs, Object Lock."""
-    _check_sse_c(ctx, params)
-    acls.check_object_acl(params)
-    check_object_lock(params)
+def _customer_key(ctx, params, copy_source: bool = False) -> encryption.CustomerKey | None:
+    """The request's SSE-C key (or its copy source's), checked."""
+    return encryption.customer_key(params, _secure(ctx), copy_source)
 
 
 def _incoming(ctx, params) -> Incoming:
