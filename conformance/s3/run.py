@@ -271,6 +271,8 @@ def run_pytest(venv: Path, work: Path, conf: Path, junit: Path, timeout: int, ke
         AWS_EC2_METADATA_DISABLED="true",
         NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
     )
+    if CA_BUNDLE:  # the POST Object tests use requests, which verifies by default
+        env.update(AWS_CA_BUNDLE=str(CA_BUNDLE), REQUESTS_CA_BUNDLE=str(CA_BUNDLE))
     cmd = [str(venv / "bin" / "python"), "-m", "pytest",
            "-p", "no:cacheprovider", "-p", "lakestack_s3tests_plugin",
            "--rootdir", str(work), "-c", str(S3TESTS_DIR / "pytest.ini"),

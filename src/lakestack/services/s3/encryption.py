@@ -165,18 +165,21 @@ def new_iv() -> bytes:
 
 
 class Encryptor:
-    """AES-256-CTR over a stream from its start; the MD5 of the ciphertext is the ETag (S3's
-    ETag of an SSE-C object is not the MD5 of its data)."""
+    """AES-256-CTR over a stream from its start."""
 
     def __init__(self, data_key: bytes, iv: bytes):
         self.iv = iv
         self._cipher = Cipher(algorithms.AES(data_key), modes.CTR(iv)).encryptor()
-        self.md5 = hashlib.md5()
+        self._etag_key = hmac.new(data_key, b"lakestack sse-c etag", hashlib.sha256).digest()
 
     def update(self, data) -> bytes:
-        out = self._cipher.update(data)
-        self.md5.update(out)
-        return out
+        return self._cipher.update(data)
+
+    def etag(self, md5_hex: str) -> str:
+        """The ETag of what was encrypted: S3's ETag of an SSE-C object is not the MD5 of its data,
+        so it is a MAC of that MD5 under the object's key (the same bytes sent again as the same
+        part of an upload get the same ETag, as on S3)."""
+        return hmac.new(self._etag_key, bytes.fromhex(md5_hex), hashlib.md5).hexdigest()
 
 
 def _decrypt(data_key: bytes, iv: bytes, offset: int, data) -> bytes:

@@ -188,7 +188,7 @@ class Multipart:
                                         default_algorithm=upload.checksum_algorithm, cipher=cipher)
         # Only the upload's own algorithm is kept for the part; another one was still verified.
         value = spooled.checksum if spooled.checksum_algorithm == upload.checksum_algorithm else None
-        etag = f'"{cipher.md5.hexdigest() if cipher is not None else spooled.md5_hex}"'
+        etag = f'"{cipher.etag(spooled.md5_hex) if cipher is not None else spooled.md5_hex}"'
         self._commit_part(upload, number, spooled, etag, value, _iv(cipher))
         out = {"ETag": etag, **encryption.write_headers(customer_key)}
         if spooled.checksum:
@@ -213,7 +213,7 @@ class Multipart:
                                        algorithm=upload.checksum_algorithm, decrypt=decrypt, cipher=cipher)
         finally:
             file.close()
-        etag = f'"{cipher.md5.hexdigest() if cipher is not None else spooled.md5_hex}"'
+        etag = f'"{cipher.etag(spooled.md5_hex) if cipher is not None else spooled.md5_hex}"'
         modified = self._commit_part(upload, number, spooled, etag, spooled.checksum, _iv(cipher))
         result = {"ETag": etag, "LastModified": dt.datetime.fromtimestamp(modified, dt.UTC)}
         if spooled.checksum:
@@ -252,13 +252,18 @@ class Multipart:
 
     # -- CompleteMultipartUpload ----------------------------------------------------------
 
-    def complete(self, account_id: str, bucket: str, key: str, params: dict) -> ObjectRecord:
+    def complete(self, account_id: str, bucket: str, key: str, params: dict,
+                 customer_key: encryption.CustomerKey | None = None) -> ObjectRecord:
         try:
             upload = self.require(account_id, bucket, key, params.get("UploadId"))
         except AwsError as error:
             if error.code == "NoSuchUpload" and (done := self._completed(bucket, key, params.get("UploadId"))):
                 return done
             raise
+        # SSE-C: the key is "required only when the object was created using a checksum algorithm"
+        # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html); one sent must match.
+        if upload.sse is None or customer_key is not None or upload.checksum_algorithm:
+            upload.data_key(customer_key)
         objects.check_write_conditions(params)
         requested = (params.get("MultipartUpload") or {}).get("Parts") or []
         if not requested:

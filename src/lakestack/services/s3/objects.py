@@ -406,7 +406,7 @@ class Objects:
         check_write_conditions(params)
         sse, cipher = new_encryption(customer_key)
         spooled = spool.receive_checked(incoming, params, self.store.new_temp(), MAX_PUT_SIZE, cipher=cipher)
-        etag = cipher.md5.hexdigest() if cipher is not None else spooled.md5_hex
+        etag = cipher.etag(spooled.md5_hex) if cipher is not None else spooled.md5_hex
         record = ObjectRecord(
             bucket, key, spooled.size, f'"{etag}"', now(), headers, metadata,
             spooled.checksum_algorithm, spooled.checksum, "FULL_OBJECT" if spooled.checksum else None,
@@ -530,13 +530,13 @@ class Objects:
             reuse = (algorithm == source.checksum_algorithm and source.checksum_type == "FULL_OBJECT"
                      and source.checksum_value is not None)
             # A multipart source's ETag is not an MD5 of its bytes (nor an SSE-C object's); the copy's must be.
-            need_md5 = source.parts is not None or source.sse is not None
+            need_md5 = source.parts is not None or source.sse is not None or cipher is not None
             spooled = spool.copy_range(file, 0, source.size, self.store.new_temp(), md5=need_md5,
                                        algorithm=None if reuse else algorithm, decrypt=decrypt, cipher=cipher)
         finally:
             file.close()
         if cipher is not None:
-            etag = f'"{cipher.md5.hexdigest()}"'
+            etag = f'"{cipher.etag(spooled.md5_hex)}"'
         else:
             etag = f'"{spooled.md5_hex}"' if need_md5 else source.etag
         record = ObjectRecord(bucket, key, spooled.size, etag, now(), headers, metadata, tags=tags, sse=sse)

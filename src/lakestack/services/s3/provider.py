@@ -235,7 +235,7 @@ class S3Provider(Provider):
         return out
 
     def get_object(self, ctx, params):
-        key = _customer_key(ctx, params)
+        key = _read_key(ctx, params)
         output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=False,
                                            customer_key=key)
         if status != 200:
@@ -243,7 +243,7 @@ class S3Provider(Provider):
         return output
 
     def head_object(self, ctx, params):
-        key = _customer_key(ctx, params)
+        key = _read_key(ctx, params)
         output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=True,
                                            customer_key=key)
         if status != 200:
@@ -402,8 +402,8 @@ class S3Provider(Provider):
                                                _customer_key(ctx, params, copy_source=True), key)
 
     def complete_multipart_upload(self, ctx, params):
-        _check_sse_c(ctx, params)
-        record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params)
+        record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params,
+                                         _customer_key(ctx, params))
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag,
                                           "CompleteMultipartUpload", record.version_id)
         out = {"Location": _location(ctx, record.bucket, record.key), "Bucket": record.bucket, "Key": record.key,
@@ -497,6 +497,14 @@ def _check_sse_c(ctx, params) -> None:
 def _customer_key(ctx, params, copy_source: bool = False) -> encryption.CustomerKey | None:
     """The request's SSE-C key (or its copy source's), checked."""
     return encryption.customer_key(params, _secure(ctx), copy_source)
+
+
+def _read_key(ctx, params) -> encryption.CustomerKey | None:
+    """GetObject/HeadObject: the SSE-C key; x-amz-server-side-encryption is for writes only (400)."""
+    if ctx.http is not None and ctx.http.headers.get("x-amz-server-side-encryption") is not None:
+        raise errors.invalid_argument("x-amz-server-side-encryption header is not supported for this operation.",
+                                      "x-amz-server-side-encryption", ctx.http.headers["x-amz-server-side-encryption"])
+    return _customer_key(ctx, params)
 
 
 def _incoming(ctx, params) -> Incoming:

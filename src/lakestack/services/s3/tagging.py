@@ -68,10 +68,10 @@ def from_header(value: str | None) -> list[dict] | None:
         "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without "
         "tag name duplicates.", "x-amz-tagging", value)
     try:
-        pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=True)
-    except ValueError:
+        pairs = parse_qsl(value, keep_blank_values=True, errors="strict")
+    except (ValueError, UnicodeDecodeError):
         raise malformed from None
-    if len({k for k, _ in pairs}) != len(pairs):
+    if any(not k for k, _ in pairs) or len({k for k, _ in pairs}) != len(pairs):
         raise malformed
     tags = [{"Key": k, "Value": v} for k, v in pairs]
     _check(tags, AwsError("BadRequest", f"Object tags cannot be greater than {MAX_TAGS}", 400))
