@@ -67,6 +67,10 @@ def test_multipart_parts_with_checksums_and_pages(s3):
                                     PartNumberMarker=1)["ObjectParts"]
     assert [p["PartNumber"] for p in page["Parts"]] == [3]
     assert page["IsTruncated"] and page["NextPartNumberMarker"] == 3 and page["MaxParts"] == 1
+    # a part's GET carries its checksum (the second part of the object, uploaded as part 3)
+    second = s3.get_object(Bucket="attrs", Key="mp", PartNumber=2, ChecksumMode="ENABLED")
+    assert second["ChecksumSHA256"] == sums[1] and second["ChecksumType"] == "COMPOSITE"
+    assert second["Body"].read() == bodies[1]
 
 
 def test_versions_and_sse_c(stack, s3):

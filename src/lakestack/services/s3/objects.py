@@ -369,6 +369,12 @@ class Objects:
                 span, status = (first, last - first + 1), 206
                 output["ContentRange"] = f"bytes {first}-{last}/{record.size}"
                 output["ContentLength"] = last - first + 1
+                # A part's answer carries the checksum it was uploaded with.
+                if whole and record.part_details and record.checksum_algorithm:
+                    part_checksum = record.part_details[part_number - 1][1]
+                    if part_checksum:
+                        output[checksums.member(record.checksum_algorithm)] = part_checksum
+                        output["ChecksumType"] = record.checksum_type or "FULL_OBJECT"
         else:
             wanted = ranges.parse(params.get("Range"), record.size)
             if wanted is None:

@@ -25,6 +25,7 @@ _ALLOWED = re.compile(r"[\w\s+\-=._:/@]*")
 
 
 def _check(tags: list[dict], too_many: AwsError) -> list[dict]:
+    """The tags, valid, in key order (S3 answers them so, whatever order they were sent in)."""
     if len(tags) > MAX_TAGS:
         raise too_many
     seen = set()
@@ -43,7 +44,7 @@ def _check(tags: list[dict], too_many: AwsError) -> list[dict]:
             raise errors.invalid_tag("The TagKey you have provided is invalid")
         if not _ALLOWED.fullmatch(value):
             raise errors.invalid_tag("The TagValue you have provided is invalid")
-    return tags
+    return sorted(tags, key=lambda tag: tag["Key"])
 
 
 def check_tag_set(tagging: dict | None) -> list[dict]:
@@ -73,8 +74,8 @@ def from_header(value: str | None) -> list[dict] | None:
         raise malformed from None
     if any(not k for k, _ in pairs) or len({k for k, _ in pairs}) != len(pairs):
         raise malformed
-    tags = [{"Key": k, "Value": v} for k, v in pairs]
-    _check(tags, AwsError("BadRequest", f"Object tags cannot be greater than {MAX_TAGS}", 400))
+    tags = _check([{"Key": k, "Value": v} for k, v in pairs],
+                  AwsError("BadRequest", f"Object tags cannot be greater than {MAX_TAGS}", 400))
     return tags or None
 
 
