@@ -9,6 +9,7 @@ import itertools
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -330,3 +331,23 @@ def test_legacy_buckets_do_not_block_sse_c():
         assert "BlockedEncryptionTypes" not in rule
         s3.put_object(Bucket="old-style", Key="k", Body=b"x", **sse())
         assert s3.get_object(Bucket="old-style", Key="k", **sse())["Body"].read() == b"x"
+
+
+def test_multipart_sse_c_with_a_full_object_checksum(s3):
+    """The object's checksum describes its plaintext, though the parts are joined encrypted;
+    Complete needs the key then (as AWS documents)."""
+    bucket = new_bucket(s3)
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="crc", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT",
+                                     **sse())["UploadId"]
+    bodies = [os.urandom(5 * MIB), os.urandom(1000)]
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="crc", UploadId=uid, PartNumber=n, Body=b,
+                                                      ChecksumAlgorithm="CRC32", **sse())["ETag"]}
+             for n, b in enumerate(bodies, 1)]
+    assert code_of(s3.complete_multipart_upload, Bucket=bucket, Key="crc", UploadId=uid,
+                   MultipartUpload={"Parts": parts}) == (400, "InvalidRequest")
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="crc", UploadId=uid, MultipartUpload={"Parts": parts},
+                                        **sse())
+    expected = base64.b64encode(zlib.crc32(b"".join(bodies)).to_bytes(4, "big")).decode()
+    assert done["ChecksumCRC32"] == expected
+    got = s3.get_object(Bucket=bucket, Key="crc", ChecksumMode="ENABLED", **sse())
+    assert got["ChecksumCRC32"] == expected and got["Body"].read() == b"".join(bodies)

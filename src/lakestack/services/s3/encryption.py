@@ -90,9 +90,8 @@ def customer_key(params: dict, secure: bool, copy_source: bool = False) -> Custo
 def check_write(params: dict, secure: bool) -> CustomerKey | None:
     """A write's encryption headers: the SSE-C key it encrypts with, or None for SSE-S3."""
     sse = params.get("ServerSideEncryption")
-    key = customer_key(params, secure)
     if sse is not None:
-        if key is not None:
+        if any(params.get(name) is not None for name in _SSE_C):  # checked before the connection is
             raise errors.invalid_argument("Server Side Encryption with Customer provided key is incompatible with "
                                           "the encryption method specified", "x-amz-server-side-encryption", sse)
         if sse in _KMS:
@@ -101,13 +100,7 @@ def check_write(params: dict, secure: bool) -> CustomerKey | None:
         if sse != ALGORITHM:
             raise errors.invalid_argument("The encryption method specified is not supported",
                                           "x-amz-server-side-encryption", sse)
-    return key
-
-
-def check_sse_c(params: dict, secure: bool) -> None:
-    """Validate the SSE-C headers of a request (both the target's and a copy source's)."""
-    customer_key(params, secure)
-    customer_key(params, secure, copy_source=True)
+    return customer_key(params, secure)
 
 
 def write_headers(key: CustomerKey | None) -> dict:
@@ -182,7 +175,7 @@ class Encryptor:
         return hmac.new(self._etag_key, bytes.fromhex(md5_hex), hashlib.md5).hexdigest()
 
 
-def _decrypt(data_key: bytes, iv: bytes, offset: int, data) -> bytes:
+def decrypt(data_key: bytes, iv: bytes, offset: int, data) -> bytes:
     """Bytes at `offset` of a CTR stream: the counter of its block, and the block's head skipped."""
     block, skip = divmod(offset, 16)
     counter = ((int.from_bytes(iv, "big") + block) % (1 << 128)).to_bytes(16, "big")
@@ -216,7 +209,7 @@ class ObjectCipher:
             if position >= end:
                 continue
             take = min(len(view), end - position)
-            out.append(_decrypt(self.data_key, iv, position - start, view[:take]))
+            out.append(decrypt(self.data_key, iv, position - start, view[:take]))
             view, position = view[take:], position + take
         return b"".join(out)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import secrets
 import shutil
@@ -318,8 +319,13 @@ class Multipart:
         full_object = algorithm if upload.checksum_type == "FULL_OBJECT" else None
         if algorithm is None and whole_algorithm:
             full_object = checksums.normalize_algorithm(whole_algorithm)  # verified over the object, and kept
+        decrypts = None
+        if upload.sse is not None and full_object:  # a full-object checksum describes the plaintext
+            data_key = upload.data_key(customer_key)
+            decrypts = [functools.partial(encryption.decrypt, data_key, base64.b64decode(row["sse_iv"]))
+                        for row in chosen]
         spooled = spool.concatenate([self.store.abspath(row["path"]) for row in chosen], self.store.new_temp(),
-                                    full_object)
+                                    full_object, decrypts)
         record = ObjectRecord(
             bucket, key, spooled.size, checksums.multipart_etag([row["etag"].strip('"') for row in chosen]),
             objects.now(), dict(upload.headers), dict(upload.metadata),

@@ -372,10 +372,11 @@ class S3Provider(Provider):
         s3:GetObject on each object they read, for the principal they act as."""
         self.buckets.require(account_id, bucket)
         upper = listing.successor(prefix) if prefix else None
-        rows = listing.sql_fetch(self.store.db.query, bucket, "key, path")(
+        rows = listing.sql_fetch(self.store.db.query, bucket, "key, path, sse")(
             prefix.encode("utf-8", "surrogatepass"), True, upper, -1)
         home = str(self.store.abspath(""))
-        return {row["key"]: os.path.join(home, row["path"]) for row in rows}
+        # SSE-C objects are not plain files: only the API (with their key) reads them.
+        return {row["key"]: os.path.join(home, row["path"]) for row in rows if row["sse"] is None}
 
     # -- multipart ---------------------------------------------------------------------------
 
@@ -443,7 +444,7 @@ class S3Provider(Provider):
         """What a write may ask for that lakestack refuses (ACLs, Object Lock, SSE-KMS, SSE-C where the
         bucket blocks it); the SSE-C key it encrypts with."""
         key = encryption.check_write(params, _secure(ctx))
-        _check_sse_c(ctx, params)  # a copy source's key too
+        _customer_key(ctx, params, copy_source=True)  # a copy source's key is checked before anything is read
         acls.check_object_acl(params)
         check_object_lock(params)
         if key is not None and self.bucket_encryption.blocks_sse_c(params["Bucket"]):
@@ -488,10 +489,6 @@ class S3Provider(Provider):
 def _secure(ctx) -> bool:
     # A call from another service (no HTTP request) never crossed a network.
     return ctx.http is None or ctx.http.secure
-
-
-def _check_sse_c(ctx, params) -> None:
-    encryption.check_sse_c(params, _secure(ctx))
 
 
 def _customer_key(ctx, params, copy_source: bool = False) -> encryption.CustomerKey | None:

@@ -78,19 +78,21 @@ class _Writer:
         if self.checksum is not None:
             self.checksum.update(data)
 
-    def write(self, data) -> None:
+    def write(self, data, plain=None) -> None:
+        """`plain`: what the digests describe when it is not `data` (SSE-C parts joined as they are)."""
         # MD5 (~700 MB/s) is the slowest step of a PUT. hashlib and zlib release the GIL on
         # big buffers, so hashing chunk n on a helper thread overlaps with writing it and with
         # receiving (and SigV4-hashing) chunk n+1: ~15% more PUT throughput for large objects.
         # One chunk in flight keeps the digests in order. `data` is immutable bytes.
         self._wait_for_hash()
-        if len(data) >= ASYNC_HASH_MIN and isinstance(data, bytes):
+        hashed = data if plain is None else plain
+        if len(hashed) >= ASYNC_HASH_MIN and isinstance(hashed, bytes):
             # MD5 and the checksum each on their own thread, so they run side by side.
             pool = _hash_pool()
-            self._hashing = [pool.submit(digest.update, data) for digest in (self.md5, self.checksum)
+            self._hashing = [pool.submit(digest.update, hashed) for digest in (self.md5, self.checksum)
                              if digest is not None]
         else:
-            self._hash(data)
+            self._hash(hashed)
         if self.cipher is not None:
             data = self.cipher.update(data)
         view = memoryview(data)
@@ -207,19 +209,22 @@ def copy_range(source, offset: int, length: int, temp: tuple[str, Path], md5: bo
         raise
 
 
-def concatenate(paths: list[Path], temp: tuple[str, Path], algorithm: str | None) -> Spooled:
+def concatenate(paths: list[Path], temp: tuple[str, Path], algorithm: str | None, decrypts=None) -> Spooled:
     """Join multipart parts into one temp file (hashing only when a full-object checksum is
-    wanted; the multipart ETag comes from the parts' MD5s)."""
+    wanted; the multipart ETag comes from the parts' MD5s). SSE-C parts are joined as they are;
+    `decrypts[i](offset, data)` gives part i's plaintext for the checksum."""
     writer = _Writer(*temp, md5=False, algorithm=algorithm)
     try:
-        for path in paths:
+        for index, path in enumerate(paths):
             with open(path, "rb") as part:
                 size = os.fstat(part.fileno()).st_size
                 if algorithm is None and hasattr(os, "copy_file_range"):
                     _kernel_copy(part.fileno(), writer, size)
                 else:
+                    offset = 0
                     while chunk := part.read(COPY_CHUNK):
-                        writer.write(chunk)
+                        writer.write(chunk, decrypts[index](offset, chunk) if decrypts else None)
+                        offset += len(chunk)
         return writer.finish()
     except BaseException:
         writer.abort()
