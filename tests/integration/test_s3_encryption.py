@@ -12,6 +12,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from helpers import error_of
@@ -351,3 +352,27 @@ def test_multipart_sse_c_with_a_full_object_checksum(s3):
     assert done["ChecksumCRC32"] == expected
     got = s3.get_object(Bucket=bucket, Key="crc", ChecksumMode="ENABLED", **sse())
     assert got["ChecksumCRC32"] == expected and got["Body"].read() == b"".join(bodies)
+
+
+def test_sse_c_objects_tags_and_configuration_survive_sigkill(server_process):
+    server = server_process()
+    s3 = server.client("s3")
+    tls = boto3.session.Session().client(
+        "s3", endpoint_url=server.https_endpoint_url, verify=server.ca_bundle, region_name="us-east-1",
+        aws_access_key_id=server.key_id, aws_secret_access_key=server.secret)
+    s3.create_bucket(Bucket="killed")
+    allow_sse_c(tls, "killed")
+    data = os.urandom(150_000)
+    tls.put_object(Bucket="killed", Key="enc", Body=data, Tagging="a=1", **sse())
+    uid = tls.create_multipart_upload(Bucket="killed", Key="mp", **sse())["UploadId"]
+    etag = tls.upload_part(Bucket="killed", Key="mp", UploadId=uid, PartNumber=1, Body=data, **sse())["ETag"]
+    tls.complete_multipart_upload(Bucket="killed", Key="mp", UploadId=uid,
+                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    server.kill()
+    server.start()
+    assert tls.get_object(Bucket="killed", Key="enc", **sse())["Body"].read() == data
+    assert tls.get_object(Bucket="killed", Key="mp", Range="bytes=10-20", **sse())["Body"].read() == data[10:21]
+    assert tls.get_object_tagging(Bucket="killed", Key="enc")["TagSet"] == [{"Key": "a", "Value": "1"}]
+    assert code_of(tls.get_object, Bucket="killed", Key="enc") == (400, "InvalidRequest")
+    rule = tls.get_bucket_encryption(Bucket="killed")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["BlockedEncryptionTypes"]["EncryptionType"] == ["NONE"]
