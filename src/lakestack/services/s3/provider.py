@@ -45,6 +45,8 @@ _VERSION_ACTIONS = {"GetObject": "s3:GetObjectVersion", "HeadObject": "s3:GetObj
                     "GetObjectTagging": "s3:GetObjectVersionTagging", "PutObjectTagging": "s3:PutObjectVersionTagging",
                     "DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
                     "GetObjectAttributes": "s3:GetObjectVersionAttributes"}
+# Writes whose x-amz-tagging header also needs s3:PutObjectTagging.
+_TAGGED_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
 
 
 def _object_arn(bucket: str, key: str) -> str:
@@ -122,6 +124,10 @@ class S3Provider(Provider):
         elif params.get("VersionId") and ctx.operation in _VERSION_ACTIONS:
             # https://docs.aws.amazon.com/AmazonS3/latest/userguide/VersioningWorkingWithObjects.html
             checks = [(_VERSION_ACTIONS[ctx.operation], resource) for _, resource in checks]
+        if params.get("Tagging") and ctx.operation in _TAGGED_WRITES:
+            # Tags sent with a write need s3:PutObjectTagging as well.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/tagging-managing.html
+            checks.append(("s3:PutObjectTagging", _object_arn(params.get("Bucket", ""), params.get("Key", ""))))
         return checks
 
     # -- buckets ---------------------------------------------------------------------------
