@@ -376,3 +376,9 @@ def test_sse_c_objects_tags_and_configuration_survive_sigkill(server_process):
     assert code_of(tls.get_object, Bucket="killed", Key="enc") == (400, "InvalidRequest")
     rule = tls.get_bucket_encryption(Bucket="killed")["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["BlockedEncryptionTypes"]["EncryptionType"] == ["NONE"]
+    # The customer key is nowhere under the data directory (state, WAL, logs, objects).
+    secrets = (KEY, base64.b64encode(KEY), sse()["SSECustomerKey"].encode())
+    for path in server.home.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(secret in content for secret in secrets), path
