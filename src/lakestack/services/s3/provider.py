@@ -147,8 +147,10 @@ class S3Provider(Provider):
         check_bucket_options(params)
         acls.check_bucket_acl(params)
         constraint = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+        existed = self.buckets.get(params["Bucket"]) is not None  # us-east-1 answers 200 for one you own
         bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint)
-        self.bucket_encryption.reset(bucket.name)
+        if not existed:
+            self.bucket_encryption.reset(bucket.name)
         return {"Location": f"/{bucket.name}", "BucketArn": bucket.arn}
 
     def delete_bucket(self, ctx, params):
