@@ -84,3 +84,19 @@ def test_restrict_public_buckets_keeps_anonymous_callers_out(s3, anonymous):
     assert error_of(anonymous.get_object, Bucket="compose-restrict", Key="k")["Error"]["Code"] == "AccessDenied"
     s3.delete_public_access_block(Bucket="compose-restrict")
     assert anonymous.get_object(Bucket="compose-restrict", Key="k")["Body"].read() == b"data"
+
+
+def test_existing_object_tag_reads_the_objects_tags(s3, anonymous):
+    """s3:ExistingObjectTag/<key> in a bucket policy tests the object's own tags."""
+    s3.create_bucket(Bucket="compose-tags")
+    s3.delete_public_access_block(Bucket="compose-tags")
+    s3.put_object(Bucket="compose-tags", Key="public", Body=b"p", Tagging="security=public")
+    s3.put_object(Bucket="compose-tags", Key="private", Body=b"s", Tagging="security=private")
+    s3.put_bucket_policy(Bucket="compose-tags", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::compose-tags/*",
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/security": "public"}}}]}))
+    assert anonymous.get_object(Bucket="compose-tags", Key="public")["Body"].read() == b"p"
+    assert error_of(anonymous.get_object, Bucket="compose-tags", Key="private")["Error"]["Code"] == "AccessDenied"
+    s3.put_object_tagging(Bucket="compose-tags", Key="private",
+                          Tagging={"TagSet": [{"Key": "security", "Value": "public"}]})
+    assert anonymous.get_object(Bucket="compose-tags", Key="private")["Body"].read() == b"s"

@@ -111,3 +111,21 @@ def test_bucket_names_are_global_and_accounts_separate(stack):
     assert denied(other.head_bucket, Bucket=BUCKET)
     assert denied(other.put_object, Bucket=BUCKET, Key="intruder", Body=b"x")
     assert denied(stack.client("s3").list_objects_v2, Bucket="other-accounts-bucket")
+
+
+def test_tags_need_their_own_actions(stack):
+    s3 = user_client(stack, "untagger", [
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": f"arn:aws:s3:::{BUCKET}/tags/*"},
+    ])
+    s3.put_object(Bucket=BUCKET, Key="tags/plain", Body=b"x")
+    assert denied(s3.put_object, Bucket=BUCKET, Key="tags/tagged", Body=b"x", Tagging="a=1")
+    assert denied(s3.create_multipart_upload, Bucket=BUCKET, Key="tags/tagged", Tagging="a=1")
+    assert denied(s3.put_object_tagging, Bucket=BUCKET, Key="tags/plain", Tagging={"TagSet": []})
+    assert denied(s3.get_object_tagging, Bucket=BUCKET, Key="tags/plain")
+    assert denied(s3.get_object_attributes, Bucket=BUCKET, Key="tags/plain", ObjectAttributes=["ETag"])
+    tagger = user_client(stack, "tagger", [
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObjectTagging"],
+         "Resource": f"arn:aws:s3:::{BUCKET}/tags/*"},
+    ])
+    tagger.put_object(Bucket=BUCKET, Key="tags/tagged", Body=b"x", Tagging="a=1")
+    assert tagger.get_object_tagging(Bucket=BUCKET, Key="tags/tagged")["TagSet"] == [{"Key": "a", "Value": "1"}]

@@ -392,7 +392,8 @@ def test_referer_and_request_tag_condition_keys(stack, s3, anonymous):
     s3.put_bucket_policy(Bucket=bucket, Policy=policy(
         allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*",
               Condition={"StringLike": {"aws:Referer": "http://www.example.com/*"}}),
-        allow("s3:PutObject", f"arn:aws:s3:::{bucket}/*", {"AWS": arn},
+        # A write with x-amz-tagging needs s3:PutObjectTagging too (API_PutObject.html).
+        allow(["s3:PutObject", "s3:PutObjectTagging"], f"arn:aws:s3:::{bucket}/*", {"AWS": arn},
               Condition={"StringEquals": {"s3:RequestObjectTag/security": "public"}})))
 
     def with_referer(referer):

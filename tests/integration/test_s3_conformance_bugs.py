@@ -108,17 +108,16 @@ def test_sse_c_over_http_is_refused_as_s3_does(s3):
     assert error_of(s3.head_object, Bucket=BUCKET, Key="ssec/http")["Error"]["Code"] == "404"  # nothing stored
 
 
-def test_sse_c_over_https_is_not_implemented_rather_than_ignored(s3_tls):
+def test_sse_c_over_https_is_never_ignored(s3_tls):
+    """SSE-C is built now (test_s3_encryption.py): a new bucket blocks it as S3 does, and a key sent
+    for an object that was not encrypted with one is refused."""
     assert code_and_status(s3_tls.put_object, Bucket=BUCKET, Key="ssec/tls", Body=b"secret", **SSE_C) == (
-        "NotImplementedError", 501)
-    assert "SSE-C" in error_of(s3_tls.put_object, Bucket=BUCKET, Key="ssec/tls", Body=b"x", **SSE_C)[
-        "Error"]["Message"]
+        "AccessDenied", 403)
     s3_tls.put_object(Bucket=BUCKET, Key="ssec/plain", Body=b"plain")
-    assert code_and_status(s3_tls.get_object, Bucket=BUCKET, Key="ssec/plain", **SSE_C) == (
-        "NotImplementedError", 501)
+    assert code_and_status(s3_tls.get_object, Bucket=BUCKET, Key="ssec/plain", **SSE_C) == ("InvalidRequest", 400)
     assert code_and_status(s3_tls.copy_object, Bucket=BUCKET, Key="ssec/copy", CopySource=f"{BUCKET}/ssec/plain",
                            CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey="k" * 32) == (
-        "NotImplementedError", 501)
+        "InvalidRequest", 400)
     assert code_and_status(s3_tls.head_object, Bucket=BUCKET, Key="ssec/tls") == ("404", 404)
 
 

@@ -312,3 +312,16 @@ def test_configuration_survives_restart_and_rules_run_after_it(server_process):
     s3 = server.client("s3")
     assert s3.get_bucket_lifecycle_configuration(Bucket="lifecycle-restart")["Rules"] == [rule]
     eventually(lambda: keys(s3, "lifecycle-restart") == ["keep"])
+
+
+def test_tag_filtered_rule_expires_only_tagged_objects(s3):
+    """A rule's Filter.Tag selects by the object's tags (object tagging wired into lifecycle)."""
+    bucket = new_bucket(s3)
+    s3.put_object(Bucket=bucket, Key="scratch", Body=b"x", Tagging="kind=scratch")
+    s3.put_object(Bucket=bucket, Key="keep", Body=b"x", Tagging="kind=keep")
+    s3.put_object(Bucket=bucket, Key="untagged", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="retagged", Body=b"x")
+    s3.put_object_tagging(Bucket=bucket, Key="retagged", Tagging={"TagSet": [{"Key": "kind", "Value": "scratch"}]})
+    put_rules(s3, bucket, {"ID": "scratch", "Filter": {"Tag": {"Key": "kind", "Value": "scratch"}},
+                           "Status": "Enabled", "Expiration": {"Days": 1}})
+    eventually(lambda: keys(s3, bucket) == ["keep", "untagged"])

@@ -71,13 +71,14 @@ def fits_on_disk(bucket_dir: Path, relpath: str) -> bool:
     return stat.S_ISREG(mode)
 
 
-def choose_relpath(home: Path, bucket: str, key: str) -> tuple[str, bool]:
+def choose_relpath(home: Path, bucket: str, key: str, plain: bool = True) -> tuple[str, bool]:
     """(path relative to home, whether it is the lake layout) for a key being written now.
+    An encrypted object (`plain` False, SSE-C) is never put in the lake layout.
 
     Must be called under the bucket's layout lock, since the answer depends on what else
     is on disk at this moment.
     """
-    rel = lake_relpath(key)
+    rel = lake_relpath(key) if plain else None
     if rel is not None and fits_on_disk(home / LAKE_DIR / bucket, rel):
         return f"{LAKE_DIR}/{bucket}/{rel}", True
     return hashed_relpath(bucket, key), False

@@ -7,7 +7,9 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
 import json
 import secrets
 import shutil
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lakestack.aws.errors import AwsError
-from lakestack.services.s3 import checksums, conditions, errors, objects, ranges, spool
+from lakestack.services.s3 import checksums, conditions, encryption, errors, objects, ranges, spool, tagging
 from lakestack.services.s3.buckets import Buckets, canonical_user_id, owner
 from lakestack.services.s3.listing import url_encode
 from lakestack.services.s3.objects import ObjectRecord, Objects
@@ -47,6 +49,8 @@ class Upload:
     metadata: dict
     checksum_algorithm: str | None
     checksum_type: str | None
+    tags: list[dict] | None = None  # x-amz-tagging, for the object
+    sse: dict | None = None  # SSE-C: the upload's salt and key check (encryption.seal)
     lock: dict | None = None  # the x-amz-object-lock-* headers it was created with (object_lock.py)
 
     @classmethod
@@ -54,7 +58,23 @@ class Upload:
         stored = json.loads(row["headers"])
         return cls(row["upload_id"], row["bucket"], row["key"], row["initiated"], row["initiator_arn"],
                    row["initiator_id"], row["owner_account"], stored.get("headers", {}),
-                   stored.get("metadata", {}), row["checksum_algorithm"], row["checksum_type"], stored.get("lock"))
+                   stored.get("metadata", {}), row["checksum_algorithm"], row["checksum_type"],
+                   stored.get("tags"), stored.get("sse"), stored.get("lock"))
+
+    def data_key(self, customer_key: encryption.CustomerKey | None) -> bytes | None:
+        """The key a part is encrypted with (None for an upload without SSE-C); a part must send
+        the upload's customer key."""
+        if self.sse is None:
+            encryption.check_plain(customer_key)
+            return None
+        if customer_key is None:
+            raise errors.invalid_request("The multipart upload initiate requested encryption. Subsequent part "
+                                         "requests must include the appropriate encryption parameters.")
+        try:
+            return encryption.unseal(self.sse, customer_key)
+        except AwsError:
+            raise errors.invalid_request("The provided encryption parameters did not match the ones used "
+                                         "originally.") from None
 
     @property
     def initiated_at(self) -> dt.datetime:
@@ -73,6 +93,16 @@ class Upload:
             out["ChecksumAlgorithm"] = self.checksum_algorithm
             out["ChecksumType"] = self.checksum_type
         return out
+
+
+def _part_cipher(upload: Upload, customer_key: encryption.CustomerKey | None) -> encryption.Encryptor | None:
+    """A part of an SSE-C upload is its own CTR stream, with an IV of its own."""
+    data_key = upload.data_key(customer_key)
+    return encryption.Encryptor(data_key, encryption.new_iv()) if data_key is not None else None
+
+
+def _iv(cipher: encryption.Encryptor | None) -> str | None:
+    return base64.b64encode(cipher.iv).decode() if cipher is not None else None
 
 
 def part_number(value) -> int:
@@ -94,11 +124,13 @@ class Multipart:
     # -- CreateMultipartUpload / AbortMultipartUpload ------------------------------------
 
     def create(self, account_id: str, principal, bucket: str, key: str, params: dict,
-               lock: dict | None = None) -> Upload:
+               lock: dict | None = None, customer_key: encryption.CustomerKey | None = None) -> Upload:
         self.buckets.require(account_id, bucket)
         objects.check_key(key)
         metadata = objects.check_metadata(params.get("Metadata"))
         headers = objects.stored_headers(params)
+        tags = tagging.from_header(params.get("Tagging"))
+        sse = encryption.seal(customer_key)[0] if customer_key is not None else None
         algorithm = checksums.normalize_algorithm(params.get("ChecksumAlgorithm"))
         checksum_type = params.get("ChecksumType")
         if checksum_type and not algorithm:
@@ -113,11 +145,10 @@ class Multipart:
         upload = Upload(
             secrets.token_urlsafe(48), bucket, key, objects.now(),
             getattr(principal, "arn", None), getattr(principal, "user_id", None), account_id,
-            headers, metadata, algorithm, checksum_type, lock,
+            headers, metadata, algorithm, checksum_type, tags, sse, lock,
         )
         stored = {"headers": headers, "metadata": metadata}
-        if lock is not None:
-            stored["lock"] = lock
+        stored.update({name: value for name, value in (("tags", tags), ("sse", sse), ("lock", lock)) if value})
         with self.store.transaction() as db:
             if not self.buckets.exists_in(db, bucket):
                 raise errors.no_such_bucket(bucket)
@@ -147,51 +178,56 @@ class Multipart:
     # -- UploadPart / UploadPartCopy ------------------------------------------------------
 
     def upload_part(self, account_id: str, bucket: str, key: str, params: dict,
-                    incoming: spool.Incoming) -> dict:
+                    incoming: spool.Incoming, customer_key: encryption.CustomerKey | None = None) -> dict:
         number = part_number(params.get("PartNumber"))
         upload = self.require(account_id, bucket, key, params.get("UploadId"))
+        cipher = _part_cipher(upload, customer_key)
         supplied, _ = checksums.supplied(params, incoming.trailer_names)
         if upload.checksum_algorithm and supplied and supplied != upload.checksum_algorithm:
             raise errors.invalid_request(
                 f"Checksum Type mismatch occurred, expected checksum Type: {upload.checksum_algorithm.lower()}, "
                 f"actual checksum Type: {supplied.lower()}")
         spooled = spool.receive_checked(incoming, params, self.store.new_temp(), MAX_PART_SIZE,
-                                        default_algorithm=upload.checksum_algorithm)
+                                        default_algorithm=upload.checksum_algorithm, cipher=cipher)
         # Only the upload's own algorithm is kept for the part; another one was still verified.
         value = spooled.checksum if spooled.checksum_algorithm == upload.checksum_algorithm else None
-        etag = f'"{spooled.md5_hex}"'
-        self._commit_part(upload, number, spooled, etag, value)
-        out = {"ETag": etag, "ServerSideEncryption": "AES256"}
+        etag = f'"{cipher.etag(spooled.md5_hex) if cipher is not None else spooled.md5_hex}"'
+        self._commit_part(upload, number, spooled, etag, value, _iv(cipher))
+        out = {"ETag": etag, **encryption.write_headers(customer_key)}
         if spooled.checksum:
             out[checksums.member(spooled.checksum_algorithm)] = spooled.checksum
         return out
 
-    def upload_part_copy(self, account_id: str, bucket: str, key: str, params: dict) -> dict:
+    def upload_part_copy(self, account_id: str, bucket: str, key: str, params: dict,
+                         source_key: encryption.CustomerKey | None = None,
+                         customer_key: encryption.CustomerKey | None = None) -> dict:
         number = part_number(params.get("PartNumber"))
         upload = self.require(account_id, bucket, key, params.get("UploadId"))
+        cipher = _part_cipher(upload, customer_key)
         src_bucket, src_key, src_version = objects.parse_copy_source(params["CopySource"])
         source, file = self.objects.open_source(account_id, src_bucket, src_key, src_version)
         try:
+            decrypt = objects.source_cipher(source, source_key)
             conditions.check_copy_source(params, source.etag, source.last_modified)
             first, last = 0, source.size - 1
             if params.get("CopySourceRange"):
                 first, last = ranges.copy_source_range(params["CopySourceRange"], source.size)
             spooled = spool.copy_range(file, first, last - first + 1, self.store.new_temp(), md5=True,
-                                       algorithm=upload.checksum_algorithm)
+                                       algorithm=upload.checksum_algorithm, decrypt=decrypt, cipher=cipher)
         finally:
             file.close()
-        etag = f'"{spooled.md5_hex}"'
-        modified = self._commit_part(upload, number, spooled, etag, spooled.checksum)
+        etag = f'"{cipher.etag(spooled.md5_hex) if cipher is not None else spooled.md5_hex}"'
+        modified = self._commit_part(upload, number, spooled, etag, spooled.checksum, _iv(cipher))
         result = {"ETag": etag, "LastModified": dt.datetime.fromtimestamp(modified, dt.UTC)}
         if spooled.checksum:
             result[checksums.member(upload.checksum_algorithm)] = spooled.checksum
-        out = {"CopyPartResult": result, "ServerSideEncryption": "AES256"}
+        out = {"CopyPartResult": result, **encryption.write_headers(customer_key)}
         if source.version_id not in (None, "null"):
             out["CopySourceVersionId"] = source.version_id
         return out
 
     def _commit_part(self, upload: Upload, number: int, spooled: spool.Spooled, etag: str,
-                     checksum_value: str | None) -> float:
+                     checksum_value: str | None, sse_iv: str | None = None) -> float:
         store = self.store
         rel = f"{MULTIPART_DIR}/{upload.upload_id}/{number}"
         final = store.abspath(rel)
@@ -204,8 +240,8 @@ class Multipart:
                         raise errors.no_such_upload(upload.upload_id)
                     db.execute(
                         "INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, last_modified,"
-                        " checksum_value, path) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (upload.upload_id, number, spooled.size, etag, modified, checksum_value, rel),
+                        " checksum_value, path, sse_iv) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (upload.upload_id, number, spooled.size, etag, modified, checksum_value, rel, sse_iv),
                     )
                     pending = store.add_pending(db, spooled.rel, rel)
                 committed = True
@@ -220,7 +256,7 @@ class Multipart:
     # -- CompleteMultipartUpload ----------------------------------------------------------
 
     def complete(self, account_id: str, bucket: str, key: str, params: dict,
-                 lock_rows: Callable | None = None) -> ObjectRecord:
+                 lock_rows: Callable | None = None, customer_key: encryption.CustomerKey | None = None) -> ObjectRecord:
         """`lock_rows(upload)`: the Object Lock rows the new version is stored with (Objects.commit's
         `after_rows`), from the upload's x-amz-object-lock-* headers and the bucket's default."""
         try:
@@ -229,12 +265,16 @@ class Multipart:
             if error.code == "NoSuchUpload" and (done := self._completed(bucket, key, params.get("UploadId"))):
                 return done
             raise
+        # SSE-C: the key is "required only when the object was created using a checksum algorithm"
+        # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html); one sent must match.
+        if upload.sse is None or customer_key is not None or upload.checksum_algorithm:
+            upload.data_key(customer_key)
         objects.check_write_conditions(params)
         requested = (params.get("MultipartUpload") or {}).get("Parts") or []
         if not requested:
             raise errors.malformed_xml()
         stored = {row["part_number"]: row for row in self.store.db.query(
-            "SELECT part_number, size, etag, checksum_value, path FROM parts WHERE upload_id = ?",
+            "SELECT part_number, size, etag, checksum_value, path, sse_iv FROM parts WHERE upload_id = ?",
             (upload.upload_id,))}
         algorithm = upload.checksum_algorithm
         # The whole object's checksum, when the client sends one, is verified (BadDigest).
@@ -283,13 +323,21 @@ class Multipart:
         full_object = algorithm if upload.checksum_type == "FULL_OBJECT" else None
         if algorithm is None and whole_algorithm:
             full_object = checksums.normalize_algorithm(whole_algorithm)  # verified over the object, and kept
+        decrypts = None
+        if upload.sse is not None and full_object:  # a full-object checksum describes the plaintext
+            data_key = upload.data_key(customer_key)
+            decrypts = [functools.partial(encryption.decrypt, data_key, base64.b64decode(row["sse_iv"]))
+                        for row in chosen]
         spooled = spool.concatenate([self.store.abspath(row["path"]) for row in chosen], self.store.new_temp(),
-                                    full_object)
+                                    full_object, decrypts)
         record = ObjectRecord(
             bucket, key, spooled.size, checksums.multipart_etag([row["etag"].strip('"') for row in chosen]),
             objects.now(), dict(upload.headers), dict(upload.metadata),
-            parts=[row["size"] for row in chosen],
+            parts=[row["size"] for row in chosen], tags=upload.tags,
+            part_details=[[row["part_number"], row["checksum_value"] if algorithm else None] for row in chosen],
         )
+        if upload.sse is not None:
+            record.sse = dict(upload.sse, ivs=[row["sse_iv"] for row in chosen])
         if full_object:
             if whole is not None and whole != spooled.checksum:
                 self.store.discard(spooled.path)

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from lakestack.aws.errors import AwsError
 from lakestack.aws.protocols.values import to_datetime
-from lakestack.services.s3 import checksums, conditions, errors, keys, ranges, spool
+from lakestack.services.s3 import checksums, conditions, encryption, errors, keys, ranges, spool, tagging
 from lakestack.services.s3.buckets import Buckets
 from lakestack.services.s3.store import S3Store
 
@@ -42,7 +42,8 @@ HEADER_COLUMNS = {
     "StorageClass": "storage_class",
 }
 COLUMNS = ("bucket, key, size, etag, last_modified, " + ", ".join(HEADER_COLUMNS.values())
-           + ", metadata, checksum_algorithm, checksum_value, checksum_type, parts, lake, path, version_id")
+           + ", metadata, checksum_algorithm, checksum_value, checksum_type, parts, lake, path, version_id"
+           + ", tags, sse, part_details")
 _UPSERT = (f"INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES ("
            + ", ".join("?" * len(COLUMNS.split(", "))) + ")")
 # GetObject's response-* query parameters → the response header member they replace.
@@ -72,6 +73,9 @@ class ObjectRecord:
     lake: bool = False
     path: str = ""
     version_id: str | None = None  # None: written with versioning never enabled (see versioning.py)
+    tags: list[dict] | None = None  # object tagging (tagging.py)
+    sse: dict | None = None  # SSE-C: how the file is encrypted (encryption.py); None: a plain file
+    part_details: list | None = None  # multipart: [part number, checksum or None] per part
 
     @classmethod
     def from_row(cls, row) -> ObjectRecord:
@@ -82,6 +86,9 @@ class ObjectRecord:
             row["checksum_algorithm"], row["checksum_value"], row["checksum_type"],
             json.loads(row["parts"]) if row["parts"] else None,
             bool(row["lake"]), row["path"], row["version_id"],
+            json.loads(row["tags"]) if row["tags"] else None,
+            json.loads(row["sse"]) if row["sse"] else None,
+            json.loads(row["part_details"]) if row["part_details"] else None,
         )
 
     def row_values(self) -> tuple:
@@ -92,6 +99,9 @@ class ObjectRecord:
             self.checksum_algorithm, self.checksum_value, self.checksum_type,
             json.dumps(self.parts) if self.parts else None,
             int(self.lake), self.path, self.version_id,
+            json.dumps(self.tags) if self.tags else None,
+            json.dumps(self.sse) if self.sse else None,
+            json.dumps(self.part_details) if self.part_details else None,
         )
 
     @property
@@ -174,6 +184,8 @@ def describe(record: ObjectRecord, checksum_mode: bool = False) -> dict:
         out["VersionId"] = record.version_id
     if record.metadata:
         out["Metadata"] = {k: v if v.isascii() else _rfc2047(v) for k, v in record.metadata.items()}
+    if record.tags:
+        out["TagCount"] = len(record.tags)
     if checksum_mode:
         out.update(checksum_fields(record))
     return out
@@ -293,12 +305,29 @@ class Objects:
             record.checksum_value = None  # describes bytes that are no longer there
         return file
 
-    def read(self, account_id: str, bucket: str, key: str, params: dict, head: bool) -> tuple[dict, int]:
-        """GetObject / HeadObject: (output, HTTP status)."""
+    def read(self, account_id: str, bucket: str, key: str, params: dict, head: bool,
+             customer_key: encryption.CustomerKey | None = None) -> tuple[dict, int]:
+        """GetObject / HeadObject: (output, HTTP status). `customer_key`: the request's SSE-C key."""
         record, file = self.open(account_id, bucket, key, with_file=not head, version_id=params.get("VersionId"))
         try:
+            cipher = None
+            if record.sse is not None:
+                data_key = encryption.unseal(record.sse, customer_key)
+                cipher = encryption.ObjectCipher(data_key, record.sse, record.parts, record.size)
+            else:
+                encryption.check_plain(customer_key)
             output, status, span = self._answer(record, params)
-            if file is not None and span is not None:
+            if cipher is not None and status != 304:
+                output.pop("ServerSideEncryption", None)
+                output.update(customer_key.response())
+            if file is not None and span is not None and cipher is not None:
+                offset, length = span
+                if length <= INLINE_BODY:
+                    output["Body"] = cipher.decrypt_at(offset, os.pread(file.fileno(), length, offset))
+                else:
+                    output["Body"] = encryption.DecryptedBody(file, cipher, offset, length)
+                    file = None  # the body owns it now
+            elif file is not None and span is not None:
                 offset, length = span
                 if length <= INLINE_BODY:
                     # Small bodies go out in one piece: cheaper than the gateway's chunked reads.
@@ -330,6 +359,12 @@ class Objects:
                 span, status = (first, last - first + 1), 206
                 output["ContentRange"] = f"bytes {first}-{last}/{record.size}"
                 output["ContentLength"] = last - first + 1
+                # A part's answer carries the checksum it was uploaded with.
+                if whole and record.part_details and record.checksum_algorithm:
+                    part_checksum = record.part_details[part_number - 1][1]
+                    if part_checksum:
+                        output[checksums.member(record.checksum_algorithm)] = part_checksum
+                        output["ChecksumType"] = record.checksum_type or "FULL_OBJECT"
         else:
             wanted = ranges.parse(params.get("Range"), record.size)
             if wanted is None:
@@ -358,16 +393,20 @@ class Objects:
     # -- writing -----------------------------------------------------------------------
 
     def put(self, account_id: str, bucket: str, key: str, params: dict, incoming: spool.Incoming,
-            after_rows: Callable | None = None) -> ObjectRecord:
+            after_rows: Callable | None = None, customer_key: encryption.CustomerKey | None = None) -> ObjectRecord:
         self.buckets.require(account_id, bucket)
         check_key(key)
         metadata = check_metadata(params.get("Metadata"))
         headers = stored_headers(params)
+        tags = tagging.from_header(params.get("Tagging"))
         check_write_conditions(params)
-        spooled = spool.receive_checked(incoming, params, self.store.new_temp(), MAX_PUT_SIZE)
+        sse, cipher = new_encryption(customer_key)
+        spooled = spool.receive_checked(incoming, params, self.store.new_temp(), MAX_PUT_SIZE, cipher=cipher)
+        etag = cipher.etag(spooled.md5_hex) if cipher is not None else spooled.md5_hex
         record = ObjectRecord(
-            bucket, key, spooled.size, f'"{spooled.md5_hex}"', now(), headers, metadata,
+            bucket, key, spooled.size, f'"{etag}"', now(), headers, metadata,
             spooled.checksum_algorithm, spooled.checksum, "FULL_OBJECT" if spooled.checksum else None,
+            tags=tags, sse=sse,
         )
         self.commit(record, spooled, params, after_rows=after_rows)
         return record
@@ -455,13 +494,16 @@ class Objects:
             raise
 
     def copy(self, account_id: str, bucket: str, key: str, params: dict,
-             after_rows: Callable | None = None) -> tuple[ObjectRecord, ObjectRecord]:
-        """CopyObject: (new record, source record)."""
+             after_rows: Callable | None = None, source_key: encryption.CustomerKey | None = None,
+             customer_key: encryption.CustomerKey | None = None) -> tuple[ObjectRecord, ObjectRecord]:
+        """CopyObject: (new record, source record). `source_key`, `customer_key`: the SSE-C keys
+        of the source and of the copy."""
         self.buckets.require(account_id, bucket)
         check_key(key)
         src_bucket, src_key, src_version = parse_copy_source(params["CopySource"])
         source, file = self.open_source(account_id, src_bucket, src_key, src_version)
         try:
+            decrypt = source_cipher(source, source_key)
             conditions.check_copy_source(params, source.etag, source.last_modified)
             replace = (params.get("MetadataDirective") or "COPY") == "REPLACE"
             if ((src_bucket, src_key) == (bucket, key) and src_version is None and not replace
@@ -476,20 +518,26 @@ class Objects:
                         headers[name] = params[name]
                 if headers.get("StorageClass") == "STANDARD":
                     del headers["StorageClass"]
+            if (params.get("TaggingDirective") or "COPY") == "REPLACE":
+                tags = tagging.from_header(params.get("Tagging"))
+            else:
+                tags = list(source.tags) if source.tags else None
             check_write_conditions(params)
+            sse, cipher = new_encryption(customer_key)
             algorithm = checksums.normalize_algorithm(params.get("ChecksumAlgorithm")) or source.checksum_algorithm
             reuse = (algorithm == source.checksum_algorithm and source.checksum_type == "FULL_OBJECT"
                      and source.checksum_value is not None)
-            # A multipart source's ETag is not an MD5 of its bytes; the copy's must be.
-            need_md5 = source.parts is not None
+            # A multipart source's ETag is not an MD5 of its bytes (nor an SSE-C object's); the copy's must be.
+            need_md5 = source.parts is not None or source.sse is not None or cipher is not None
             spooled = spool.copy_range(file, 0, source.size, self.store.new_temp(), md5=need_md5,
-                                       algorithm=None if reuse else algorithm)
+                                       algorithm=None if reuse else algorithm, decrypt=decrypt, cipher=cipher)
         finally:
             file.close()
-        record = ObjectRecord(
-            bucket, key, spooled.size, f'"{spooled.md5_hex}"' if need_md5 else source.etag, now(),
-            headers, metadata,
-        )
+        if cipher is not None:
+            etag = f'"{cipher.etag(spooled.md5_hex)}"'
+        else:
+            etag = f'"{spooled.md5_hex}"' if need_md5 else source.etag
+        record = ObjectRecord(bucket, key, spooled.size, etag, now(), headers, metadata, tags=tags, sse=sse)
         if algorithm:
             record.checksum_algorithm = algorithm
             record.checksum_value = source.checksum_value if reuse else spooled.checksum
@@ -506,7 +554,28 @@ def _changes_attributes(params: dict, source: ObjectRecord) -> bool:
         or params.get("WebsiteRedirectLocation")
         or params.get("ServerSideEncryption")
         or params.get("SSEKMSKeyId")
+        or params.get("SSECustomerAlgorithm")  # a new customer key, or none for an SSE-C source
+        or source.sse is not None
     )
+
+
+def new_encryption(customer_key: encryption.CustomerKey | None) -> tuple[dict | None, encryption.Encryptor | None]:
+    """(what a new object stores about its SSE-C encryption, the cipher to write it with)."""
+    if customer_key is None:
+        return None, None
+    sse, data_key = encryption.seal(customer_key)
+    cipher = encryption.Encryptor(data_key, encryption.new_iv())
+    sse["iv"] = base64.b64encode(cipher.iv).decode()
+    return sse, cipher
+
+
+def source_cipher(source: ObjectRecord, source_key: encryption.CustomerKey | None):
+    """How to read a copy's source: `decrypt(offset, data)` for an SSE-C source, else None."""
+    if source.sse is None:
+        encryption.check_plain(source_key)
+        return None
+    data_key = encryption.unseal(source.sse, source_key)
+    return encryption.ObjectCipher(data_key, source.sse, source.parts, source.size).decrypt_at
 
 
 def check_write_conditions(params: dict) -> None:
@@ -537,7 +606,7 @@ class _ObjectWrite:
 
     def prepare(self) -> None:
         record, store = self.record, self.store
-        record.path, record.lake = keys.choose_relpath(store.home, self.bucket, self.key)
+        record.path, record.lake = keys.choose_relpath(store.home, self.bucket, self.key, record.sse is None)
         self.final = store.abspath(record.path)
         store.make_parents(self.final)
 

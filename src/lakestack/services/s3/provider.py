@@ -18,6 +18,7 @@ from lakestack.aws.request import BytesBody
 from lakestack.services.base import Action, Provider
 from lakestack.services.s3 import (
     acls,
+    attributes,
     checksums,
     encryption,
     errors,
@@ -28,8 +29,10 @@ from lakestack.services.s3 import (
     public_access_block,
     required_checksums,
     spool,
+    tagging,
 )
 from lakestack.services.s3 import post_object as browser_uploads
+from lakestack.services.s3.bucket_encryption import BucketEncryption, check_config
 from lakestack.services.s3.bucket_policy import BucketPolicies
 from lakestack.services.s3.buckets import Buckets, canonical_user_id, owner
 from lakestack.services.s3.cors import CorsConfigurations
@@ -60,7 +63,12 @@ INLINE_SYNC_SECONDS = 0.001
 _INLINE_READS = frozenset({"GetObject", "HeadObject", "HeadBucket"})
 # The IAM action of an operation that names a version (?versionId=).
 _VERSION_ACTIONS = {"GetObject": "s3:GetObjectVersion", "HeadObject": "s3:GetObjectVersion",
-                    "DeleteObject": "s3:DeleteObjectVersion"}
+                    "DeleteObject": "s3:DeleteObjectVersion",
+                    "GetObjectTagging": "s3:GetObjectVersionTagging", "PutObjectTagging": "s3:PutObjectVersionTagging",
+                    "DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+                    "GetObjectAttributes": "s3:GetObjectVersionAttributes"}
+# Writes whose x-amz-tagging header also needs s3:PutObjectTagging.
+_TAGGED_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
 
 
 def _object_arn(bucket: str, key: str) -> str:
@@ -118,6 +126,10 @@ class S3Provider(Provider):
         self.acls = acls.AclStore(self.store)
         self.acl_resolver = acls.Resolver(self._known_canonical_ids)
         self.lifecycle = lifecycle.Lifecycle(self.store, self.buckets, self.objects, self.multipart, settings)
+        self.bucket_encryption = BucketEncryption(self.store, settings.s3_bucket_defaults == "2023")
+        self.tagging = tagging.ObjectTagging(self.objects)
+        self.bucket_policies.object_tags = self.tagging.tags  # s3:ExistingObjectTag
+        self.lifecycle.tags_of = self.tagging.tags  # rules filtered by tags
 
     def stop(self) -> None:
         self.lifecycle.stop()
@@ -153,6 +165,10 @@ class S3Provider(Provider):
         elif params.get("VersionId") and ctx.operation in _VERSION_ACTIONS:
             # https://docs.aws.amazon.com/AmazonS3/latest/userguide/VersioningWorkingWithObjects.html
             checks = [(_VERSION_ACTIONS[ctx.operation], resource) for _, resource in checks]
+        if params.get("Tagging") and ctx.operation in _TAGGED_WRITES:
+            # Tags sent with a write need s3:PutObjectTagging as well.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/tagging-managing.html
+            checks.append(("s3:PutObjectTagging", _object_arn(params.get("Bucket", ""), params.get("Key", ""))))
         return checks
 
     # -- buckets ---------------------------------------------------------------------------
@@ -180,7 +196,9 @@ class S3Provider(Provider):
         bucket = self.buckets.create(ctx.account_id, ctx.region, params["Bucket"], constraint,
                                      object_lock=bool(params.get("ObjectLockEnabledForBucket")),
                                      in_transaction=access_rows)
-        if not created:
+        if created:
+            self.bucket_encryption.reset(bucket.name)
+        else:
             # Re-created in us-east-1 by its owner: 200, and "resets the bucket access control lists".
             # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
             self._check_block_public_acls(bucket.name, acl)
@@ -193,6 +211,7 @@ class S3Provider(Provider):
         self.cors.delete(params["Bucket"])
         self.bucket_policies.forget(params["Bucket"])
         self._bucket_access_forgotten(params["Bucket"])
+        self.bucket_encryption.forget(params["Bucket"])
         return {}
 
     def head_bucket(self, ctx, params):
@@ -266,17 +285,18 @@ class S3Provider(Provider):
     def put_object(self, ctx, params):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
-            _check_write_options(ctx, params)
+            key = self._check_write_options(ctx, params)
             acl = self._acl_of_write(ctx, params)
             after_rows = self._lock_for_write(ctx, params, integrity=True)
-            record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming, after_rows)
+            record = self.objects.put(ctx.account_id, params["Bucket"], params["Key"], params, incoming, after_rows,
+                                      customer_key=key)
         if acl is not None:
             self.acls.set_object(record, acl)
         # A browser upload (post_object below) is the event S3 names ObjectCreated:Post.
         event = "Post" if ctx.operation == "PostObject" else "Put"
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, event,
                                           record.version_id)
-        out = {"ETag": record.etag, "ServerSideEncryption": "AES256"}
+        out = {"ETag": record.etag, **encryption.write_headers(key)}
         self._add_expiration(out, record)
         if not is_null(record.version_id):  # S3 answers no version id for a null version
             out["VersionId"] = record.version_id
@@ -286,16 +306,18 @@ class S3Provider(Provider):
         return out
 
     def get_object(self, ctx, params):
-        _check_sse_c(ctx, params)
-        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=False)
+        key = _read_key(ctx, params)
+        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=False,
+                                           customer_key=key)
         if status != 200:
             ctx.response_status = status
         self._add_bucket_rules(params, output, status)
         return output
 
     def head_object(self, ctx, params):
-        _check_sse_c(ctx, params)
-        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=True)
+        key = _read_key(ctx, params)
+        output, status = self.objects.read(ctx.account_id, params["Bucket"], params["Key"], params, head=True,
+                                           customer_key=key)
         if status != 200:
             ctx.response_status = status
         self._add_bucket_rules(params, output, status)
@@ -396,10 +418,11 @@ class S3Provider(Provider):
         return {"Deleted": None if request.get("Quiet") else deleted or None, "Errors": failed or None}
 
     def copy_object(self, ctx, params):
-        _check_write_options(ctx, params)
+        key = self._check_write_options(ctx, params)
         acl = self._acl_of_write(ctx, params)  # the copy's own, never the source's
         after_rows = self._lock_for_write(ctx, params)
-        record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params, after_rows)
+        record, source = self.objects.copy(ctx.account_id, params["Bucket"], params["Key"], params, after_rows,
+                                           source_key=_customer_key(ctx, params, copy_source=True), customer_key=key)
         if acl is not None:
             self.acls.set_object(record, acl)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag, "Copy",
@@ -408,7 +431,7 @@ class S3Provider(Provider):
         if record.checksum_value:
             result[checksums.member(record.checksum_algorithm)] = record.checksum_value
             result["ChecksumType"] = record.checksum_type
-        out = {"CopyObjectResult": result, "ServerSideEncryption": "AES256"}
+        out = {"CopyObjectResult": result, **encryption.write_headers(key)}
         if not is_null(source.version_id):
             out["CopySourceVersionId"] = source.version_id
         if not is_null(record.version_id):
@@ -434,24 +457,25 @@ class S3Provider(Provider):
         s3:GetObject on each object they read, for the principal they act as."""
         self.buckets.require(account_id, bucket)
         upper = listing.successor(prefix) if prefix else None
-        rows = listing.sql_fetch(self.store.db.query, bucket, "key, path")(
+        rows = listing.sql_fetch(self.store.db.query, bucket, "key, path, sse")(
             prefix.encode("utf-8", "surrogatepass"), True, upper, -1)
         home = str(self.store.abspath(""))
-        return {row["key"]: os.path.join(home, row["path"]) for row in rows}
+        # SSE-C objects are not plain files: only the API (with their key) reads them.
+        return {row["key"]: os.path.join(home, row["path"]) for row in rows if row["sse"] is None}
 
     # -- multipart ---------------------------------------------------------------------------
 
     def create_multipart_upload(self, ctx, params):
-        _check_write_options(ctx, params)
+        key = self._check_write_options(ctx, params)
         acl = self._acl_of_write(ctx, params)
         hold = object_lock.requested(self.buckets.require(ctx.account_id, params["Bucket"]), params)
         self._check_lock_permissions(ctx, params, hold)
         upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params,
-                                       None if hold is None else dataclasses.asdict(hold))
+                                       None if hold is None else dataclasses.asdict(hold), customer_key=key)
         if acl is not None:
             self.acls.set_upload(upload.upload_id, acl)  # applied at CompleteMultipartUpload
         out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
-               "ServerSideEncryption": "AES256"}
+               **encryption.write_headers(key)}
         if upload.checksum_algorithm:
             out["ChecksumAlgorithm"] = upload.checksum_algorithm
             out["ChecksumType"] = upload.checksum_type
@@ -460,21 +484,25 @@ class S3Provider(Provider):
     def upload_part(self, ctx, params):
         incoming = _incoming(ctx, params)
         with _drained_on_error(incoming):
-            _check_sse_c(ctx, params)
-            return self.multipart.upload_part(ctx.account_id, params["Bucket"], params["Key"], params, incoming)
+            key = _customer_key(ctx, params)
+            return self.multipart.upload_part(ctx.account_id, params["Bucket"], params["Key"], params, incoming,
+                                              key)
 
     def upload_part_copy(self, ctx, params):
-        _check_sse_c(ctx, params)
-        return self.multipart.upload_part_copy(ctx.account_id, params["Bucket"], params["Key"], params)
+        key = _customer_key(ctx, params)
+        return self.multipart.upload_part_copy(ctx.account_id, params["Bucket"], params["Key"], params,
+                                               _customer_key(ctx, params, copy_source=True), key)
 
     def complete_multipart_upload(self, ctx, params):
-        _check_sse_c(ctx, params)
-        record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params, self._upload_lock_rows)
+        record = self.multipart.complete(ctx.account_id, params["Bucket"], params["Key"], params, self._upload_lock_rows,
+                                         customer_key=_customer_key(ctx, params))
         self._apply_upload_acl(params.get("UploadId"), record)
         self.notifications.object_created(ctx, record.bucket, record.key, record.size, record.etag,
                                           "CompleteMultipartUpload", record.version_id)
         out = {"Location": _location(ctx, record.bucket, record.key), "Bucket": record.bucket, "Key": record.key,
-               "ETag": record.etag, "ServerSideEncryption": "AES256"}
+               "ETag": record.etag}
+        if record.sse is None:  # an SSE-C object's answer names no encryption (the output has no member for it)
+            out["ServerSideEncryption"] = "AES256"
         if not is_null(record.version_id):
             out["VersionId"] = record.version_id
         if record.checksum_value:
@@ -1017,14 +1045,78 @@ class S3Provider(Provider):
                 output["Expiration"] = header
 
 
-def _check_sse_c(ctx, params) -> None:
+    # -- encryption (SSE-C, default bucket encryption), object tagging, GetObjectAttributes ----
+
+    ACTIONS = ACTIONS | {
+        "PutBucketEncryption": Action("s3:PutEncryptionConfiguration", BUCKET),
+        "GetBucketEncryption": Action("s3:GetEncryptionConfiguration", BUCKET),
+        "DeleteBucketEncryption": Action("s3:PutEncryptionConfiguration", BUCKET),  # no action of its own
+        "PutObjectTagging": Action("s3:PutObjectTagging", OBJECT),
+        "GetObjectTagging": Action("s3:GetObjectTagging", OBJECT),
+        "DeleteObjectTagging": Action("s3:DeleteObjectTagging", OBJECT),
+        "GetObjectAttributes": Action("s3:GetObjectAttributes", OBJECT),
+    }
+
+    def _check_write_options(self, ctx, params) -> encryption.CustomerKey | None:
+        """What a write may ask for that lakestack refuses (SSE-KMS, SSE-C where the bucket blocks
+        it); the SSE-C key it encrypts with."""
+        key = encryption.check_write(params, _secure(ctx))
+        _customer_key(ctx, params, copy_source=True)  # a copy source's key is checked before anything is read
+        if key is not None and self.bucket_encryption.blocks_sse_c(params["Bucket"]):
+            raise encryption.blocked_error()
+        return key
+
+    def put_bucket_encryption(self, ctx, params):
+        self.buckets.require(ctx.account_id, params["Bucket"])
+        self.bucket_encryption.put(params["Bucket"], check_config(params.get("ServerSideEncryptionConfiguration")))
+        return {}
+
+    def get_bucket_encryption(self, ctx, params):
+        self.buckets.require(ctx.account_id, params["Bucket"])
+        return {"ServerSideEncryptionConfiguration": self.bucket_encryption.get(params["Bucket"])}
+
+    def delete_bucket_encryption(self, ctx, params):
+        self.buckets.require(ctx.account_id, params["Bucket"])
+        self.bucket_encryption.reset(params["Bucket"])
+        return {}
+
+    def put_object_tagging(self, ctx, params):
+        tags = tagging.check_tag_set(params.get("Tagging"))
+        return self.tagging.put(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"), tags)
+
+    def get_object_tagging(self, ctx, params):
+        return self.tagging.get(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"))
+
+    def delete_object_tagging(self, ctx, params):
+        return self.tagging.put(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"), None)
+
+    def get_object_attributes(self, ctx, params):
+        key = _customer_key(ctx, params)
+        record, _ = self.objects.open(ctx.account_id, params["Bucket"], params["Key"], with_file=False,
+                                      version_id=params.get("VersionId"))
+        if record.sse is not None:
+            encryption.unseal(record.sse, key)
+        else:
+            encryption.check_plain(key)
+        return attributes.describe(record, params)
+
+
+def _secure(ctx) -> bool:
     # A call from another service (no HTTP request) never crossed a network.
-    encryption.check_sse_c(params, ctx.http is None or ctx.http.secure)
+    return ctx.http is None or ctx.http.secure
 
 
-def _check_write_options(ctx, params) -> None:
-    """What a write may ask for that lakestack refuses: SSE-C."""
-    _check_sse_c(ctx, params)
+def _customer_key(ctx, params, copy_source: bool = False) -> encryption.CustomerKey | None:
+    """The request's SSE-C key (or its copy source's), checked."""
+    return encryption.customer_key(params, _secure(ctx), copy_source)
+
+
+def _read_key(ctx, params) -> encryption.CustomerKey | None:
+    """GetObject/HeadObject: the SSE-C key; x-amz-server-side-encryption is for writes only (400)."""
+    if ctx.http is not None and ctx.http.headers.get("x-amz-server-side-encryption") is not None:
+        raise errors.invalid_argument("x-amz-server-side-encryption header is not supported for this operation.",
+                                      "x-amz-server-side-encryption", ctx.http.headers["x-amz-server-side-encryption"])
+    return _customer_key(ctx, params)
 
 
 def _incoming(ctx, params) -> Incoming:

@@ -59,8 +59,10 @@ class Spooled:
 class _Writer:
     """A temp file with its digests; removed unless `finish` is reached."""
 
-    def __init__(self, rel: str, path: Path, md5: bool, algorithm: str | None):
+    def __init__(self, rel: str, path: Path, md5: bool, algorithm: str | None, cipher=None):
         self.rel, self.path = rel, path
+        # SSE-C (encryption.Encryptor): the digests describe the plaintext, the file holds its output.
+        self.cipher = cipher
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self.md5 = hashlib.md5() if md5 else None
         self.algorithm = algorithm
@@ -76,19 +78,23 @@ class _Writer:
         if self.checksum is not None:
             self.checksum.update(data)
 
-    def write(self, data) -> None:
+    def write(self, data, plain=None) -> None:
+        """`plain`: what the digests describe when it is not `data` (SSE-C parts joined as they are)."""
         # MD5 (~700 MB/s) is the slowest step of a PUT. hashlib and zlib release the GIL on
         # big buffers, so hashing chunk n on a helper thread overlaps with writing it and with
         # receiving (and SigV4-hashing) chunk n+1: ~15% more PUT throughput for large objects.
         # One chunk in flight keeps the digests in order. `data` is immutable bytes.
         self._wait_for_hash()
-        if len(data) >= ASYNC_HASH_MIN and isinstance(data, bytes):
+        hashed = data if plain is None else plain
+        if len(hashed) >= ASYNC_HASH_MIN and isinstance(hashed, bytes):
             # MD5 and the checksum each on their own thread, so they run side by side.
             pool = _hash_pool()
-            self._hashing = [pool.submit(digest.update, data) for digest in (self.md5, self.checksum)
+            self._hashing = [pool.submit(digest.update, hashed) for digest in (self.md5, self.checksum)
                              if digest is not None]
         else:
-            self._hash(data)
+            self._hash(hashed)
+        if self.cipher is not None:
+            data = self.cipher.update(data)
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)
@@ -144,9 +150,9 @@ class _Writer:
             pass
 
 
-def receive(reader, temp: tuple[str, Path], algorithm: str | None, limit: int) -> Spooled:
+def receive(reader, temp: tuple[str, Path], algorithm: str | None, limit: int, cipher=None) -> Spooled:
     """Stream a request body (a BodyReader, or None for an empty one) to a temp file."""
-    writer = _Writer(*temp, md5=True, algorithm=algorithm)
+    writer = _Writer(*temp, md5=True, algorithm=algorithm, cipher=cipher)
     try:
         if reader is not None:
             read = getattr(reader, "read_chunk", None) or reader.read
@@ -164,18 +170,20 @@ def receive(reader, temp: tuple[str, Path], algorithm: str | None, limit: int) -
 
 
 def copy_range(source, offset: int, length: int, temp: tuple[str, Path], md5: bool,
-               algorithm: str | None) -> Spooled:
+               algorithm: str | None, decrypt=None, cipher=None) -> Spooled:
     """Copy `length` bytes of an open file from `offset` into a temp file.
 
     Without digests to compute, the kernel copies (copy_file_range: no trip through Python,
-    and a reflink on filesystems that support it).
+    and a reflink on filesystems that support it). SSE-C: `decrypt(offset, data)` reads an
+    encrypted source, `cipher` encrypts the copy.
     """
-    writer = _Writer(*temp, md5=md5, algorithm=algorithm)
+    writer = _Writer(*temp, md5=md5, algorithm=algorithm, cipher=cipher)
     try:
         src_fd = source.fileno()
         remaining = length
         position = offset
-        if not md5 and algorithm is None and hasattr(os, "copy_file_range"):
+        if (not md5 and algorithm is None and decrypt is None and cipher is None
+                and hasattr(os, "copy_file_range")):
             try:
                 while remaining > 0:
                     copied = os.copy_file_range(src_fd, writer.fd, min(remaining, EARLY_SYNC_EVERY), position)
@@ -190,7 +198,7 @@ def copy_range(source, offset: int, length: int, temp: tuple[str, Path], md5: bo
             chunk = os.pread(src_fd, min(COPY_CHUNK, remaining), position)
             if not chunk:
                 break
-            writer.write(chunk)
+            writer.write(decrypt(position, chunk) if decrypt is not None else chunk)
             position += len(chunk)
             remaining -= len(chunk)
         if remaining:
@@ -201,19 +209,22 @@ def copy_range(source, offset: int, length: int, temp: tuple[str, Path], md5: bo
         raise
 
 
-def concatenate(paths: list[Path], temp: tuple[str, Path], algorithm: str | None) -> Spooled:
+def concatenate(paths: list[Path], temp: tuple[str, Path], algorithm: str | None, decrypts=None) -> Spooled:
     """Join multipart parts into one temp file (hashing only when a full-object checksum is
-    wanted; the multipart ETag comes from the parts' MD5s)."""
+    wanted; the multipart ETag comes from the parts' MD5s). SSE-C parts are joined as they are;
+    `decrypts[i](offset, data)` gives part i's plaintext for the checksum."""
     writer = _Writer(*temp, md5=False, algorithm=algorithm)
     try:
-        for path in paths:
+        for index, path in enumerate(paths):
             with open(path, "rb") as part:
                 size = os.fstat(part.fileno()).st_size
                 if algorithm is None and hasattr(os, "copy_file_range"):
                     _kernel_copy(part.fileno(), writer, size)
                 else:
+                    offset = 0
                     while chunk := part.read(COPY_CHUNK):
-                        writer.write(chunk)
+                        writer.write(chunk, decrypts[index](offset, chunk) if decrypts else None)
+                        offset += len(chunk)
         return writer.finish()
     except BaseException:
         writer.abort()
@@ -254,7 +265,7 @@ class Incoming:
 
 
 def receive_checked(incoming: Incoming, params: dict, temp: tuple[str, Path], limit: int,
-                    default_algorithm: str | None = None) -> Spooled:
+                    default_algorithm: str | None = None, cipher=None) -> Spooled:
     """Spool a body and hold it to Content-MD5, the x-amz-checksum-* header or trailer, and the
     declared length. Raises BadDigest / InvalidDigest / InvalidRequest / IncompleteBody."""
     md5_expected = checksums.content_md5(params.get("ContentMD5"))
@@ -262,7 +273,7 @@ def receive_checked(incoming: Incoming, params: dict, temp: tuple[str, Path], li
     algorithm = algorithm or default_algorithm
     if incoming.expected_size is not None and incoming.expected_size > limit:
         raise errors.entity_too_large(incoming.expected_size, limit)
-    spooled = receive(incoming.reader, temp, algorithm, limit)
+    spooled = receive(incoming.reader, temp, algorithm, limit, cipher)
     try:
         if incoming.expected_size is not None and spooled.size < incoming.expected_size:
             raise errors.incomplete_body()

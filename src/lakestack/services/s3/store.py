@@ -76,6 +76,9 @@ CREATE TABLE IF NOT EXISTS objects (
     lake INTEGER NOT NULL,
     path TEXT NOT NULL,
     version_id TEXT,  -- NULL: written without versioning, else 'null' or the version's id
+    tags TEXT,  -- object tagging: JSON [{"Key", "Value"}], NULL for none (tagging.py)
+    sse TEXT,  -- SSE-C: JSON salt, key check and IVs, NULL for SSE-S3 (encryption.py)
+    part_details TEXT,  -- multipart: JSON [[part number, checksum or null]], with `parts`
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 -- Versioning (versioning.py): every version of a key but the current object, i.e. older
@@ -105,6 +108,9 @@ CREATE TABLE IF NOT EXISTS versions (
     parts TEXT,
     lake INTEGER NOT NULL,
     path TEXT NOT NULL,  -- '' for a delete marker
+    tags TEXT,
+    sse TEXT,
+    part_details TEXT,
     PRIMARY KEY (bucket, key, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
@@ -129,6 +135,7 @@ CREATE TABLE IF NOT EXISTS parts (
     last_modified REAL NOT NULL,
     checksum_value TEXT,
     path TEXT NOT NULL,
+    sse_iv TEXT,  -- SSE-C: the part's AES-CTR IV (encryption.py)
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
 -- The last completed upload of each key, so a retried CompleteMultipartUpload answers 200
@@ -193,6 +200,12 @@ CREATE TABLE IF NOT EXISTS object_holds (
     legal_hold INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bucket, key, version_id)
 ) WITHOUT ROWID;
+-- Default encryption (bucket_encryption.py): a bucket's PutBucketEncryption configuration, as
+-- JSON (no row: S3's default, SSE-S3).
+CREATE TABLE IF NOT EXISTS bucket_encryption (
+    bucket TEXT PRIMARY KEY,
+    config TEXT NOT NULL
+);
 """
 # Columns added since the tables were first created: (table, column, declaration).
 MIGRATIONS = (
@@ -201,6 +214,13 @@ MIGRATIONS = (
     ("pending_files", "op", "TEXT"),
     ("buckets", "object_lock", "TEXT"),
     ("buckets", "lifecycle", "TEXT"),
+    ("objects", "tags", "TEXT"),
+    ("objects", "sse", "TEXT"),
+    ("objects", "part_details", "TEXT"),
+    ("versions", "tags", "TEXT"),
+    ("versions", "sse", "TEXT"),
+    ("versions", "part_details", "TEXT"),
+    ("parts", "sse_iv", "TEXT"),
 )
 
 TMP_DIR = "tmp"

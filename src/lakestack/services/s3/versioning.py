@@ -142,7 +142,7 @@ class VersionedWrite:
 
     def prepare(self) -> None:
         record, store = self.record, self.store
-        record.path, record.lake = keys.choose_relpath(store.home, self.bucket, self.key)
+        record.path, record.lake = keys.choose_relpath(store.home, self.bucket, self.key, record.sse is None)
         self.final = store.abspath(record.path)
         store.make_parents(self.final)
         self.versioning.make_versions_dir(self.bucket)
@@ -247,11 +247,11 @@ class Versioning:
     def promote(self, db, bucket: str, key: str, ops: FileOps) -> str | None:
         """After the current version went: the newest older one, if it is an object, becomes
         current (row to `objects`, file renamed to the key's path). Its path, or None."""
-        top = db.execute("SELECT seq, path, delete_marker FROM versions WHERE bucket = ? AND key = ?"
+        top = db.execute("SELECT seq, path, delete_marker, sse FROM versions WHERE bucket = ? AND key = ?"
                          " ORDER BY seq DESC LIMIT 1", (bucket, key)).fetchone()
         if top is None or top["delete_marker"]:
             return None
-        path, lake = keys.choose_relpath(self.store.home, bucket, key)
+        path, lake = keys.choose_relpath(self.store.home, bucket, key, top["sse"] is None)
         db.execute(
             f"INSERT OR REPLACE INTO objects (bucket, key, {DATA_COLUMNS}, lake, path, version_id)"
             f" SELECT bucket, key, {DATA_COLUMNS}, ?, ?, version_id FROM versions"
