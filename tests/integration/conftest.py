@@ -1,9 +1,33 @@
-"""Fixtures shared by integration modules."""
+"""Fixtures shared by integration modules. A module that needs other settings defines its
+own `stack`; `s3` and `anonymous` then follow it."""
 
+import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 
+import lakestack
 from lakestack.engines.streams.nats_server import NatsServer
 from lakestack.inprocess import LocalStack
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """A lakestack for the module, in process on a free port, default settings."""
+    with lakestack.local() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def s3(stack):
+    return stack.client("s3")
+
+
+@pytest.fixture(scope="module")
+def anonymous(stack):
+    """An S3 client that signs nothing (an anonymous caller)."""
+    return boto3.client("s3", endpoint_url=stack.endpoint_url, region_name="us-east-1",
+                        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}))
 
 
 @pytest.fixture(scope="session")

@@ -88,11 +88,6 @@ def kinesis(stack):
 
 
 @pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
-@pytest.fixture(scope="module")
 def readable(stack):
     stack.client("iam").put_role_policy(RoleName="consumer", PolicyName="read", PolicyDocument=READ_STREAMS)
 

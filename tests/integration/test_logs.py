@@ -7,15 +7,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-import lakestack
-
 ACCOUNT = "000000000000"
-
-
-@pytest.fixture(scope="module")
-def stack():
-    with lakestack.local() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -5,30 +5,7 @@ Public Access's policy settings applied to bucket policies."""
 
 import json
 
-import boto3
-import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from helpers import error_of
-
-import lakestack
-
-
-@pytest.fixture(scope="module")
-def stack():
-    with lakestack.local() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
-@pytest.fixture(scope="module")
-def anonymous(stack):
-    return boto3.client("s3", endpoint_url=stack.endpoint_url, region_name="us-east-1",
-                        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}))
 
 
 def policy(bucket: str, effect: str, action: str = "s3:GetObject") -> str:

@@ -32,17 +32,6 @@ def stack():
 
 
 @pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
-@pytest.fixture(scope="module")
-def anonymous(stack):
-    return boto3.client("s3", endpoint_url=stack.endpoint_url, region_name="us-east-1",
-                        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}))
-
-
-@pytest.fixture(scope="module")
 def owner_id(s3):
     return s3.list_buckets()["Owner"]["ID"]
 

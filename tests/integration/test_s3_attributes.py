@@ -27,11 +27,6 @@ def stack():
         yield running
 
 
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
 def test_plain_object(s3):
     put = s3.put_object(Bucket="attrs", Key="plain", Body=b"hello", ChecksumAlgorithm="SHA256")
     out = s3.get_object_attributes(Bucket="attrs", Key="plain", ObjectAttributes=ALL)

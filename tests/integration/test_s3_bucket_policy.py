@@ -34,11 +34,6 @@ def stack():
 
 
 @pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
-@pytest.fixture(scope="module")
 def anonymous(stack):
     return stack.client("s3", config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}))
 

@@ -6,19 +6,6 @@ from helpers import error_of
 import lakestack
 
 
-@pytest.fixture(scope="module")
-def stack():
-    with lakestack.local() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
-
-
 def code_and_status(call, **kwargs) -> tuple[str, int]:
     response = error_of(call, **kwargs)
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]

@@ -17,8 +17,6 @@ import requests
 from botocore.config import Config
 from helpers import error_of
 
-import lakestack
-
 AWS = Path(sys.executable).parent / "aws"
 _names = itertools.count()
 RULES = [
@@ -27,12 +25,6 @@ RULES = [
      "MaxAgeSeconds": 600},
     {"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD"]},
 ]
-
-
-@pytest.fixture(scope="module")
-def stack():
-    with lakestack.local() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

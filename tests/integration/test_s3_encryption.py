@@ -32,12 +32,6 @@ def sse(key: bytes = KEY, prefix: str = "") -> dict:
 
 
 @pytest.fixture(scope="module")
-def stack():
-    with lakestack.local() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def s3(stack):
     """Over HTTPS: S3 refuses SSE-C over plain HTTP."""
     return stack.client("s3", endpoint_url=stack.https_endpoint_url, verify=stack.ca_bundle)

@@ -20,11 +20,6 @@ def stack():
         yield running
 
 
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
 def lake_file(stack, key):
     return stack.home / "s3" / BUCKET / key
 

@@ -30,11 +30,6 @@ def stack():
         yield running
 
 
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
 def new_bucket(s3, versioning: str | None = None) -> str:
     name = f"lifecycle-{next(_names)}"
     s3.create_bucket(Bucket=name)

@@ -22,11 +22,6 @@ def stack():
         yield running
 
 
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
 
 
 def chunk(n: int, size: int) -> bytes:

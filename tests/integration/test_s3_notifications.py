@@ -52,11 +52,6 @@ def stack():
 
 
 @pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
-@pytest.fixture(scope="module")
 def function_arn(stack):
     return stack.client("lambda").get_function(FunctionName="recorder")["Configuration"]["FunctionArn"]
 

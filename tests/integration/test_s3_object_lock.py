@@ -17,22 +17,9 @@ from pathlib import Path
 import pytest
 from helpers import error_of
 
-import lakestack
-
 AWS = Path(sys.executable).parent / "aws"
 FUTURE = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def stack():
-    with lakestack.local() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
 
 
 def locked_bucket(s3) -> str:

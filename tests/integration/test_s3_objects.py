@@ -27,11 +27,6 @@ def stack():
         yield running
 
 
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
 
 
 def code_and_status(call, **kwargs) -> tuple[str, int]:

@@ -19,21 +19,8 @@ import pytest
 import requests
 from botocore.config import Config
 
-import lakestack
-
 _names = itertools.count()
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-
-
-@pytest.fixture(scope="module")
-def stack():
-    with lakestack.local() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
 
 
 @pytest.fixture(scope="module")

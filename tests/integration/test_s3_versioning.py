@@ -23,17 +23,6 @@ AWS = Path(sys.executable).parent / "aws"
 _names = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def stack():
-    with lakestack.local() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def s3(stack):
-    return stack.client("s3")
-
-
 def new_bucket(s3, status: str | None = "Enabled") -> str:
     name = f"versioned-{next(_names)}"
     s3.create_bucket(Bucket=name)
