@@ -10,7 +10,8 @@ from lakestack.aws.errors import AwsError
 
 
 def access_denied() -> AwsError:
-    return AwsError("AccessDeniedException", "You don't have permissions to access this resource.")
+    # 403, as the gateway answers a caller whose IAM policies deny an organizations: action.
+    return AwsError("AccessDeniedException", "You don't have permissions to access this resource.", status=403)
 
 
 def not_in_use() -> AwsError:
