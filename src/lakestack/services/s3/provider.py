@@ -875,8 +875,8 @@ class S3Provider(Provider):
             raise errors.access_denied()
 
     def _accounts(self) -> set[str]:
-        """The accounts S3 knows of: the default one and every bucket owner."""
-        return {self.stack.settings.account_id} | self.buckets.accounts()
+        """The accounts S3 knows of: IAM's (every account there is) and every bucket owner."""
+        return self.stack.provider("iam").store.account_ids() | self.buckets.accounts()
 
     def _known_canonical_ids(self) -> set[str]:
         return {canonical_user_id(account) for account in self._accounts()}
