@@ -163,3 +163,44 @@ def test_cli_grant_to_another_account(stack, main, other, tmp_path):
     listed = aws(as_other, *listing)
     assert listed.returncode == 0, listed.stderr
     assert [o["Key"] for o in json.loads(listed.stdout)["Contents"]] == ["k"]
+
+
+def test_what_another_account_writes_is_its_own(main, other_s3, other):
+    """ObjectWriter: objects and uploads another account writes (let in by a bucket policy) are
+    that account's; BucketOwnerPreferred with bucket-owner-full-control and BucketOwnerEnforced
+    make them the bucket owner's."""
+    bucket = acl_bucket(main, "writer-owns")
+    main.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other[0]}:root"}, "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}))
+    writer, bucket_owner = canonical_id(other_s3), canonical_id(main)
+    other_s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    assert other_s3.get_object_acl(Bucket=bucket, Key="plain")["Owner"]["ID"] == writer
+    # The bucket owner has no grant on it: the bucket policy does not cover others' objects' ACLs.
+    grants = other_s3.get_object_acl(Bucket=bucket, Key="plain")["Grants"]
+    assert [(g["Grantee"]["ID"], g["Permission"]) for g in grants] == [(writer, "FULL_CONTROL")]
+    upload = other_s3.create_multipart_upload(Bucket=bucket, Key="multi")["UploadId"]
+    assert other_s3.list_parts(Bucket=bucket, Key="multi", UploadId=upload)["Owner"]["ID"] == writer
+    other_s3.abort_multipart_upload(Bucket=bucket, Key="multi", UploadId=upload)
+    main.put_object(Bucket=bucket, Key="mine", Body=b"y")
+    assert main.get_object_acl(Bucket=bucket, Key="mine")["Owner"]["ID"] == bucket_owner
+
+    main.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]})
+    other_s3.put_object(Bucket=bucket, Key="preferred", Body=b"x", ACL="bucket-owner-full-control")
+    assert main.get_object_acl(Bucket=bucket, Key="preferred")["Owner"]["ID"] == bucket_owner
+    other_s3.put_object(Bucket=bucket, Key="preferred-plain", Body=b"x")
+    assert other_s3.get_object_acl(Bucket=bucket, Key="preferred-plain")["Owner"]["ID"] == writer
+
+    main.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    other_s3.put_object(Bucket=bucket, Key="enforced", Body=b"x")
+    assert main.get_object_acl(Bucket=bucket, Key="enforced")["Owner"]["ID"] == bucket_owner
+
+
+def test_a_bucket_name_another_account_has(main, other_s3):
+    bucket = acl_bucket(main, "taken")
+    error = error_of(other_s3.create_bucket, Bucket=bucket)
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (409, "BucketAlreadyExists")
+    # us-east-1 answers the owner's own repeat with 200 (other regions: BucketAlreadyOwnedByYou).
+    main.create_bucket(Bucket=bucket)
