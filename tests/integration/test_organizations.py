@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,16 @@ def test_create_account_status_and_errors(org):
     error = error_of(org.list_accounts, NextToken="not-a-token")
     assert error["Error"]["Code"] == "InvalidInputException"
     assert error["Reason"] == "INVALID_NEXT_TOKEN"
+
+
+def test_concurrent_requests_for_one_email_make_one_account(org):
+    name = unique("race")
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(lambda i: org.create_account(Email=f"{name}@example.com", AccountName=f"{name}-{i}")[
+            "CreateAccountStatus"], range(6)))
+    assert sorted(s["State"] for s in statuses) == ["FAILED"] * 5 + ["SUCCEEDED"]
+    emails = [a.get("Email") for a in org.get_paginator("list_accounts").paginate().build_full_result()["Accounts"]]
+    assert emails.count(f"{name}@example.com") == 1
 
 
 def test_list_roots(org):

@@ -46,8 +46,3 @@ def create_in_iam(stack: Stack, account_id: str, management_account: str, role_n
     stack.call("iam", "CreateRole", {"RoleName": role_name, "AssumeRolePolicyDocument":
                                      access_role_trust(management_account)}, principal)
     stack.call("iam", "AttachRolePolicy", {"RoleName": role_name, "PolicyArn": ADMINISTRATOR_ACCESS}, principal)
-
-
-def iam_account_exists(stack: Stack, account_id: str) -> bool:
-    return stack.provider("iam").store.query_one("SELECT 1 FROM accounts WHERE account_id = ?",
-                                                 (account_id,)) is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import secrets
 import string
+import threading
 import time
 import uuid
 
@@ -39,6 +40,9 @@ class OrganizationsProvider(Provider):
     def __init__(self, stack):
         super().__init__(stack)
         self.store = OrganizationsStore(stack.settings.state_dir)
+        # One change at a time: what CreateOrganization and CreateAccount check (the caller's
+        # organization, a taken email) must still hold when they write.
+        self._changes = threading.Lock()
 
     def stop(self) -> None:
         self.store.close()
@@ -62,12 +66,13 @@ class OrganizationsProvider(Provider):
     # --- organizations -------------------------------------------------------------------
 
     def create_organization(self, ctx: RequestContext, params: dict) -> dict:
-        if self.store.organization_of(ctx.account_id) is not None:
-            raise errors.already_in_organization()
-        organization = Organization(id=f"o-{_random(10)}", management_account=ctx.account_id,
-                                    feature_set=params.get("FeatureSet") or "ALL", root_id=f"r-{_random(4)}",
-                                    created=time.time())
-        self.store.create_organization(organization)
+        with self._changes:
+            if self.store.organization_of(ctx.account_id) is not None:
+                raise errors.already_in_organization()
+            organization = Organization(id=f"o-{_random(10)}", management_account=ctx.account_id,
+                                        feature_set=params.get("FeatureSet") or "ALL", root_id=f"r-{_random(4)}",
+                                        created=time.time())
+            self.store.create_organization(organization)
         return {"Organization": self._describe(organization)}
 
     def describe_organization(self, ctx: RequestContext, params: dict) -> dict:
@@ -76,10 +81,11 @@ class OrganizationsProvider(Provider):
         return {"Organization": self._describe(self._organization(ctx))}
 
     def delete_organization(self, ctx: RequestContext, params: dict) -> dict:
-        organization = self._managed(ctx)
-        if self.store.member_count(organization.id, organization.management_account):
-            raise errors.organization_not_empty()
-        self.store.delete_organization(organization.id)
+        with self._changes:
+            organization = self._managed(ctx)
+            if self.store.member_count(organization.id, organization.management_account):
+                raise errors.organization_not_empty()
+            self.store.delete_organization(organization.id)
         return {}
 
     def list_roots(self, ctx: RequestContext, params: dict) -> dict:
@@ -92,6 +98,10 @@ class OrganizationsProvider(Provider):
     # --- accounts ------------------------------------------------------------------------
 
     def create_account(self, ctx: RequestContext, params: dict) -> dict:
+        with self._changes:
+            return {"CreateAccountStatus": _status(self._create_account(ctx, params))}
+
+    def _create_account(self, ctx: RequestContext, params: dict) -> CreateAccountRequest:
         organization = self._managed(ctx)
         requested = time.time()
         request_id = f"car-{uuid.uuid4().hex}"
@@ -101,10 +111,10 @@ class OrganizationsProvider(Provider):
             request = CreateAccountRequest(request_id, organization.id, params["AccountName"], "FAILED", requested,
                                            time.time(), None, "EMAIL_ALREADY_EXISTS")
             self.store.record_request(request, None)
-            return {"CreateAccountStatus": _status(request)}
+            return request
+        known = self.stack.provider("iam").store.account_ids()
         account_id = member_accounts.new_account_id(
-            lambda candidate: self.store.is_known_account(candidate)
-            or member_accounts.iam_account_exists(self.stack, candidate))
+            lambda candidate: candidate in known or self.store.is_known_account(candidate))
         # The account exists in IAM (with its role) before the request is recorded as done, so
         # SUCCEEDED is only ever answered for an account one can assume a role in.
         member_accounts.create_in_iam(self.stack, account_id, organization.management_account,
@@ -115,7 +125,7 @@ class OrganizationsProvider(Provider):
         request = CreateAccountRequest(request_id, organization.id, params["AccountName"], "SUCCEEDED", requested,
                                        completed, account_id, None)
         self.store.record_request(request, account)
-        return {"CreateAccountStatus": _status(request)}
+        return request
 
     def describe_create_account_status(self, ctx: RequestContext, params: dict) -> dict:
         organization = self._managed(ctx)
