@@ -9,11 +9,13 @@ s3-tests (an unmodified copy at a pinned commit, MIT) lives outside this repo, i
 own venv, `.venv-s3tests`, created here on first use from requirements/s3tests.lock (hashed).
 
 The run: `lakestack up` on a free port with a temporary home and known root keys, talked to
-over TLS on that port (`--no-https` for plain HTTP; S3 requires TLS for SSE-C); IAM users
-for s3-tests' `alt` and `tenant` identities (access keys, an allow-all inline policy); an
-s3tests.conf for them; then pytest on the selection of issue 11 — `test_s3.py` and
-`test_headers.py`, less lifecycle expiry timers and transitions, cloud tiers, bucket logging
-and the SSE-KMS tests (which expect keys configured in Ceph) — 672 tests, 585 of them not
+over TLS on that port (`--no-https` for plain HTTP; S3 requires TLS for SSE-C); an
+organization whose management account is main's, and two member accounts made by
+Organizations' CreateAccount with an allow-all IAM user in each (made through the account's
+OrganizationAccountAccessRole) for s3-tests' `alt` and `tenant`; an s3tests.conf for them;
+then pytest on the selection of issue 11 — `test_s3.py` and `test_headers.py`, less
+lifecycle expiry timers and transitions, cloud tiers, bucket logging and the SSE-KMS tests
+(which expect keys configured in Ceph) — 672 tests, 585 of them not
 marked `fails_on_aws`. The test files run unmodified; lakestack_s3tests_plugin.py (beside
 this) records markers in the junit XML and, only while ListObjectVersions answers 501, lets
 the suite's per-test bucket cleanup fall back to ListObjectsV2 (see there why).
@@ -160,9 +162,52 @@ def client(service: str, endpoint: str, key_id: str, secret: str):
         verify=str(CA_BUNDLE) if CA_BUNDLE else None)
 
 
-def iam_user(endpoint: str, name: str) -> tuple[str, str]:
-    """An IAM user of the one account with an allow-all inline policy; its access key."""
+def member_account(endpoint: str, name: str) -> str:
+    """A new member account of main's organization (created on first use), as a user would
+    make one: CreateAccount, then DescribeCreateAccountStatus until it has succeeded."""
+    organizations = client("organizations", endpoint, ROOT_KEY_ID, ROOT_SECRET)
+    with contextlib.suppress(organizations.exceptions.AlreadyInOrganizationException):
+        organizations.create_organization(FeatureSet="ALL")
+    status = organizations.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+    deadline = time.monotonic() + 60
+    while status["State"] == "IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = organizations.describe_create_account_status(
+            CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
+    if status["State"] != "SUCCEEDED":
+        raise SystemExit(f"CreateAccount {name}: {status}")
+    return status["AccountId"]
+
+
+def org_admin(endpoint: str) -> tuple[str, str]:
+    """An IAM user of main's account allowed to assume roles: the management account's way
+    into its member accounts (a root user may not call AssumeRole)."""
     iam = client("iam", endpoint, ROOT_KEY_ID, ROOT_SECRET)
+    iam.create_user(UserName="s3tests-org-admin")
+    iam.put_user_policy(UserName="s3tests-org-admin", PolicyName="assume-roles", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="s3tests-org-admin")["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def iam_user(endpoint: str, admin: tuple[str, str], account_id: str, name: str) -> tuple[str, str]:
+    """An IAM user with an allow-all inline policy in the member account, made through the
+    account's OrganizationAccountAccessRole; its access key."""
+    sts = client("sts", endpoint, *admin)
+    deadline = time.monotonic() + 30  # a new access key may take a moment to be usable
+    while True:
+        try:
+            credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+                                          RoleSessionName="s3tests-setup")["Credentials"]
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    iam = boto3.session.Session().client(
+        "iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"],
+        verify=str(CA_BUNDLE) if CA_BUNDLE else None)
     iam.create_user(UserName=name)
     iam.put_user_policy(UserName=name, PolicyName="allow-all", PolicyDocument=ALLOW_ALL)
     key = iam.create_access_key(UserName=name)["AccessKey"]
@@ -187,15 +232,18 @@ def owner(endpoint: str, key_id: str, secret: str) -> tuple[str, str]:
 def write_conf(path: Path, endpoint: str) -> None:
     secure = endpoint.startswith("https://")
     host, port = endpoint.removeprefix("https://").removeprefix("http://").rsplit(":", 1)
-    alt_key, alt_secret = iam_user(endpoint, "s3tests-alt")
-    tenant_key, tenant_secret = iam_user(endpoint, "s3tests-tenant")
+    admin = org_admin(endpoint)
+    alt_key, alt_secret = iam_user(endpoint, admin, member_account(endpoint, "s3tests-alt"), "s3tests-alt")
+    tenant_key, tenant_secret = iam_user(endpoint, admin, member_account(endpoint, "s3tests-tenant"),
+                                         "s3tests-tenant")
     main_id, main_name = owner(endpoint, ROOT_KEY_ID, ROOT_SECRET)
     alt_id, alt_name = owner(endpoint, alt_key, alt_secret)
     tenant_id, tenant_name = owner(endpoint, tenant_key, tenant_secret)
-    # `alt` and `tenant` are IAM users of the same account as `main` (lakestack serves one
-    # account), so all three share the account's canonical user id. [iam] and [iam root] are
-    # the account's root; there is no second account for [iam alt root], so it gets alt's key
-    # (its fixture skips the tests that need a second account root; none is in the selection).
+    # `main` is the root of the first account, which makes an organization; `alt` and `tenant`
+    # are allow-all IAM users of two member accounts it creates (other accounts, as s3-tests
+    # means them), each with its account's canonical user id. [iam] and [iam root] are main's
+    # root; a member account's root has no access key (as on AWS), so [iam alt root] gets alt's
+    # key (only test_iam.py reads it, which is not in the selection).
     # api_name is the LocationConstraint test_bucket_get_location creates a bucket with; on
     # AWS's us-east-1 endpoint that must name another region.
     # Over https, ssl_verify stays False: s3-tests passes it to boto3 as verify=True/False, and

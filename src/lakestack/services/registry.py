@@ -14,6 +14,7 @@ PROVIDERS: dict[str, str] = {
     "lambda": "lakestack.services.awslambda.provider:LambdaProvider",
     "logs": "lakestack.services.logs.provider:LogsProvider",
     "athena": "lakestack.services.athena.provider:AthenaProvider",
+    "organizations": "lakestack.services.organizations.provider:OrganizationsProvider",
 }
 
 

@@ -186,6 +186,10 @@ class IamStore:
         with self.write() as db:
             db.execute("INSERT OR IGNORE INTO accounts (account_id, created) VALUES (?, ?)", (account_id, time.time()))
 
+    def account_ids(self) -> set[str]:
+        """Every account lakestack knows (the configured one, those Organizations created)."""
+        return {row["account_id"] for row in self.query("SELECT account_id FROM accounts")}
+
     def account_created(self, account_id: str) -> float:
         row = self.query_one("SELECT created FROM accounts WHERE account_id = ?", (account_id,))
         return row["created"] if row else time.time()

@@ -459,6 +459,14 @@ class BucketPolicies:
         name = bucket_of(resource)
         compiled = self._policies.get(name) if name else None
         if compiled is None:
+            if identity == ALLOW and ctx.principal is not None and action != "s3:CreateBucket":
+                bucket = self._bucket(name)
+                if bucket is not None and bucket.account_id != ctx.principal.account_id:
+                    # Another account's own policies are not enough: the bucket's owner must grant
+                    # too, here by an ACL (reference_policies_evaluation-logic-cross-account.html).
+                    # (CreateBucket names a bucket, it does not act on one: it answers
+                    # BucketAlreadyExists.)
+                    return IMPLICIT_DENY
             return identity
         bucket = self._bucket(name)
         if bucket is None:

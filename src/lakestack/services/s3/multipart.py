@@ -124,8 +124,11 @@ class Multipart:
     # -- CreateMultipartUpload / AbortMultipartUpload ------------------------------------
 
     def create(self, account_id: str, principal, bucket: str, key: str, params: dict,
-               lock: dict | None = None, customer_key: encryption.CustomerKey | None = None) -> Upload:
+               lock: dict | None = None, customer_key: encryption.CustomerKey | None = None,
+               owner_account: str | None = None) -> Upload:
+        """`owner_account`: whose the object will be, when not the bucket owner's (`account_id`)."""
         self.buckets.require(account_id, bucket)
+        owner_account = owner_account or account_id
         objects.check_key(key)
         metadata = objects.check_metadata(params.get("Metadata"))
         headers = objects.stored_headers(params)
@@ -144,7 +147,7 @@ class Multipart:
                                              f"{algorithm.lower()} checksum algorithm.")
         upload = Upload(
             secrets.token_urlsafe(48), bucket, key, objects.now(),
-            getattr(principal, "arn", None), getattr(principal, "user_id", None), account_id,
+            getattr(principal, "arn", None), getattr(principal, "user_id", None), owner_account,
             headers, metadata, algorithm, checksum_type, tags, sse, lock,
         )
         stored = {"headers": headers, "metadata": metadata}
@@ -156,7 +159,7 @@ class Multipart:
                 "INSERT INTO uploads (upload_id, bucket, key, initiated, initiator_arn, initiator_id, owner_account,"
                 " headers, checksum_algorithm, checksum_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (upload.upload_id, bucket, key, upload.initiated, upload.initiator_arn, upload.initiator_id,
-                 account_id, json.dumps(stored), algorithm, checksum_type),
+                 owner_account, json.dumps(stored), algorithm, checksum_type),
             )
         return upload
 

@@ -484,7 +484,13 @@ class Objects:
     # -- copying -----------------------------------------------------------------------
 
     def open_source(self, account_id: str, bucket: str, key: str, version_id: str | None):
-        """A copy's source (CopyObject, UploadPartCopy): a delete marker cannot be one."""
+        """A copy's source (CopyObject, UploadPartCopy): a delete marker cannot be one.
+        The source is read as its bucket owner's: the caller has been authorized for
+        s3:GetObject on it (S3Provider.authorization), by its own policies and, from another
+        account, by the source bucket's policy or ACLs as well."""
+        source_bucket = self.buckets.get(bucket)
+        if source_bucket is not None:
+            account_id = source_bucket.account_id
         try:
             return self.open(account_id, bucket, key, version_id=version_id)
         except AwsError as error:

@@ -471,7 +471,8 @@ class S3Provider(Provider):
         hold = object_lock.requested(self.buckets.require(ctx.account_id, params["Bucket"]), params)
         self._check_lock_permissions(ctx, params, hold)
         upload = self.multipart.create(ctx.account_id, ctx.principal, params["Bucket"], params["Key"], params,
-                                       None if hold is None else dataclasses.asdict(hold), customer_key=key)
+                                       None if hold is None else dataclasses.asdict(hold), customer_key=key,
+                                       owner_account=self._writer_account(ctx, params))
         if acl is not None:
             self.acls.set_upload(upload.upload_id, acl)  # applied at CompleteMultipartUpload
         out = {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
@@ -839,7 +840,10 @@ class S3Provider(Provider):
         store with it; None for the default. Refuses what the bucket's Object Ownership and
         Block Public Access refuse."""
         if not acls.requested(params):
-            return None
+            writer = self._writer_account(ctx, params)
+            # The owner's account writes: the default ACL, no row. Another account owns what it
+            # writes (its default ACL: FULL_CONTROL to itself).
+            return None if writer is None else acls.default_acl(canonical_user_id(writer))
         bucket = self.buckets.require(ctx.account_id, params["Bucket"])
         bucket_owner = canonical_user_id(bucket.account_id)
         # An anonymous writer's objects are the bucket owner's here.
@@ -860,6 +864,20 @@ class S3Provider(Provider):
         self._check_block_public_acls(bucket.name, acl)
         return None if acl == acls.default_acl(bucket_owner) else acl
 
+    def _writer_account(self, ctx, params) -> str | None:
+        """The account of a caller of another account that a bucket policy or an ACL let write,
+        when it owns what it writes (ObjectWriter, or BucketOwnerPreferred without the
+        bucket-owner-full-control ACL); None when the bucket owner owns it.
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html"""
+        principal = ctx.principal
+        if principal is None or ctx.acting_account_id in (None, principal.account_id):
+            return None
+        ownership = self.ownership.effective(params["Bucket"])
+        if ownership == object_ownership.ENFORCED or (
+                ownership == object_ownership.PREFERRED and params.get("ACL") == "bucket-owner-full-control"):
+            return None
+        return principal.account_id
+
     def _apply_upload_acl(self, upload_id: str | None, record) -> None:
         """The ACL CreateMultipartUpload stated goes to the object its completion made (record),
         or with the aborted upload (None)."""
@@ -875,8 +893,8 @@ class S3Provider(Provider):
             raise errors.access_denied()
 
     def _accounts(self) -> set[str]:
-        """The accounts S3 knows of: the default one and every bucket owner."""
-        return {self.stack.settings.account_id} | self.buckets.accounts()
+        """The accounts S3 knows of: IAM's (every account there is) and every bucket owner."""
+        return self.stack.provider("iam").store.account_ids() | self.buckets.accounts()
 
     def _known_canonical_ids(self) -> set[str]:
         return {canonical_user_id(account) for account in self._accounts()}
