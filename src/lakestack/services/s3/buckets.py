@@ -93,8 +93,9 @@ class Buckets:
         return db.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone() is not None
 
     def require(self, account_id: str, name: str) -> Bucket:
-        """The caller's bucket, or NoSuchBucket / AccessDenied (another account's bucket:
-        bucket policies are not evaluated yet, so cross-account access is denied)."""
+        """The caller's bucket, or NoSuchBucket / AccessDenied (another account's bucket, unless
+        its bucket policy or an ACL let the caller in: then S3Provider.resource_decision has
+        set ctx.acting_account_id to the owner's, which callers pass here)."""
         bucket = self._cache.get(name)
         if bucket is None:
             raise errors.no_such_bucket(name)
