@@ -1,4 +1,4 @@
-"""S3 throughput: lakestack vs moto server, and large objects vs raw disk, in one run.
+"""S3 throughput: lakestack vs moto server and MiniStack, and large objects vs raw disk, in one run.
 
     .venv/bin/python bench/s3.py [--small N] [--large-mib M] [--threads T] [--home DIR] [--https]
 
@@ -14,7 +14,9 @@ the same through boto3's transfer manager (multipart, ranged GETs), each against
 of the same bytes between two files on the same disk (read, write, fsync; timed on a
 synced disk) — what any durable store must at least do.
 lakestack's data dir defaults to ~/.cache/lakestack-bench (LAKESTACK_BENCH_DATA): see
-bench/common.py on why not /tmp.
+bench/common.py on why not /tmp. Peers: moto server and MiniStack (from its own venv,
+.venv-ministack, as bench/gateway.py makes it); both keep objects in memory and answer a PUT
+before anything reaches the disk, while lakestack fsyncs every PUT first.
 --https: then the large put_object over HTTP and over HTTPS on the same server and port,
 alternating, with the client's and the server's CPU seconds for each. Over HTTP boto3 signs
 the body's SHA-256 (a pass over it before sending); over HTTPS it streams the body unsigned
@@ -37,6 +39,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import WireClient, client, file_create_us, lakestack_server, moto_server, table  # noqa: E402
+from gateway import ministack_server  # noqa: E402  (its own venv, from requirements/ministack.lock)
 
 
 def timed(one, n: int, threads: int, server_pid: int) -> tuple[float, float]:
@@ -213,22 +216,32 @@ def main() -> None:
             transport_rows = http_vs_https(endpoint, key, secret, pid, home, data)
     with moto_server() as (endpoint, key, secret, pid):
         moto = run(endpoint, key, secret, pid, args, data)
+    with ministack_server() as (endpoint, key, secret, pid):
+        mini = run(endpoint, key, secret, pid, args, data)
     mib = args.large_mib
+
+    def row(name: str, i: int, fmt: str, ratio: str) -> list:
+        return [name, format(ls[i], fmt), format(moto[i], fmt), format(mini[i], fmt), ratio]
+
+    def faster(i: int, extra: str = "") -> str:  # ops/s: lakestack over the better peer
+        return f"{ls[i] / max(moto[i], mini[i]):.1f}x best peer{extra}"
+
+    def cheaper(i: int, extra: str = "") -> str:  # CPU per op: the better peer's over lakestack's
+        return f"{min(moto[i], mini[i]) / ls[i]:.1f}x best peer{extra}"
+
     rows = [
-        ["small 4 KiB PUT+GET ops/s, lean client", f"{ls[0]:,.0f}", f"{moto[0]:,.0f}", "-", f"{ls[0] / moto[0]:.1f}x moto"],
-        ["  server CPU ms/op", f"{ls[1]:.2f}", f"{moto[1]:.2f}", "-", f"{moto[1] / ls[1]:.1f}x moto"],
-        ["  versioning on: ops/s", f"{ls[8]:,.0f}", f"{moto[8]:,.0f}", "-",
-         f"{ls[8] / moto[8]:.1f}x moto, {ls[8] / ls[0]:.2f}x off"],
-        ["  versioning on: server CPU ms/op", f"{ls[9]:.2f}", f"{moto[9]:.2f}", "-",
-         f"{moto[9] / ls[9]:.1f}x moto, {ls[9] / ls[1]:.2f}x off"],
-        ["small 4 KiB PUT+GET ops/s, boto3", f"{ls[2]:,.0f}", f"{moto[2]:,.0f}", "-", f"{ls[2] / moto[2]:.1f}x moto"],
-        ["  server CPU ms/op", f"{ls[3]:.2f}", f"{moto[3]:.2f}", "-", f"{moto[3] / ls[3]:.1f}x moto"],
-        [f"large {mib} MiB PUT MB/s", f"{ls[4]:,.0f}", f"{moto[4]:,.0f}", f"{raw:,.0f}", f"{ls[4] / raw:.2f}x raw copy"],
-        [f"large {mib} MiB GET MB/s", f"{ls[5]:,.0f}", f"{moto[5]:,.0f}", f"{raw:,.0f}", f"{ls[5] / raw:.2f}x raw copy"],
-        ["  transfer manager PUT MB/s", f"{ls[6]:,.0f}", f"{moto[6]:,.0f}", f"{raw:,.0f}", f"{ls[6] / raw:.2f}x raw copy"],
-        ["  transfer manager GET MB/s", f"{ls[7]:,.0f}", f"{moto[7]:,.0f}", f"{raw:,.0f}", f"{ls[7] / raw:.2f}x raw copy"],
+        row("small 4 KiB PUT+GET ops/s, lean client", 0, ",.0f", faster(0)),
+        row("  server CPU ms/op", 1, ".2f", cheaper(1)),
+        row("  versioning on: ops/s", 8, ",.0f", faster(8, f", {ls[8] / ls[0]:.2f}x off")),
+        row("  versioning on: server CPU ms/op", 9, ".2f", cheaper(9, f", {ls[9] / ls[1]:.2f}x off")),
+        row("small 4 KiB PUT+GET ops/s, boto3", 2, ",.0f", faster(2)),
+        row("  server CPU ms/op", 3, ".2f", cheaper(3)),
+        row(f"large {mib} MiB PUT MB/s", 4, ",.0f", f"{ls[4] / raw:.2f}x raw copy ({raw:,.0f})"),
+        row(f"large {mib} MiB GET MB/s", 5, ",.0f", f"{ls[5] / raw:.2f}x raw copy"),
+        row("  transfer manager PUT MB/s", 6, ",.0f", f"{ls[6] / raw:.2f}x raw copy"),
+        row("  transfer manager GET MB/s", 7, ",.0f", f"{ls[7] / raw:.2f}x raw copy"),
     ]
-    print(table(rows, ["measure", "lakestack", "moto", "raw copy", "ratio"]))
+    print(table(rows, ["measure", "lakestack", "moto", "ministack", "ratio"]))
     if transport_rows:
         print(f"\n{mib} MiB put_object, the same lakestack over HTTP and HTTPS, alternating:")
         print(table(transport_rows, ["transport", "MB/s", "client CPU s", "server CPU s"]))
