@@ -396,3 +396,16 @@ def test_get_object_torrent(s3):
                                        for i in range(0, len(data), 256 * 1024))
     assert torrent[b"url-list"][0].endswith(b"/torrent/movie.mpg")
     assert code_and_status(s3.get_object_torrent, Bucket=BUCKET, Key="torrent/missing") == ("NoSuchKey", 404)
+
+
+# SigV2: an empty x-amz-date fell back to Date, and one before the epoch was "skewed"; S3
+# answers 403 AccessDenied for both, as for any invalid date (RequestTimeTooSkewed is for valid ones).
+def test_sigv2_invalid_dates_are_access_denied(stack):
+    v2 = stack.client("s3", config=Config(signature_version="s3"))
+    v2.put_object(Bucket=BUCKET, Key="v2/ok", Body=b"bar")
+    for date, expected in (("", "AccessDenied"), ("Tue, 07 Jul 1950 21:53:04 GMT", "AccessDenied"),
+                           ("Bad Date", "AccessDenied"), ("Tue, 07 Jul 2010 21:53:04 GMT", "RequestTimeTooSkewed")):
+        client = stack.client("s3", config=Config(signature_version="s3"))
+        client.meta.events.register("before-call.s3.PutObject",
+                                    lambda params, date=date, **_: params["headers"].update({"x-amz-date": date}))
+        assert code_and_status(client.put_object, Bucket=BUCKET, Key="v2/bad", Body=b"bar") == (expected, 403), date
