@@ -425,3 +425,39 @@ def test_presigned_expiry_out_of_range_is_a_malformed_query(stack):
     url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "presigned/foo"}, ExpiresIn=0)
     response = requests.get(url, timeout=10)
     assert response.status_code == 403 and b"Request has expired" in response.content
+
+
+# Expect: 100-continue was answered "100 Continue" before the request was authorized; S3 refuses
+# a request it would deny without asking for the body.
+def _first_status(stack, method: str, path: str, headers: str = "") -> str:
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(stack.endpoint_url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as conn:
+        conn.sendall(f"{method} {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: 123\r\n"
+                     f"Expect: 100-continue\r\n{headers}\r\n".encode())
+        return conn.recv(1024).decode().split(" ")[1]
+
+
+def test_expect_100_continue_only_for_an_authorized_request(stack, s3):
+    s3.create_bucket(Bucket="conformance-continue", ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket="conformance-continue")
+    assert _first_status(stack, "PUT", "/conformance-continue/obj") == "403"
+    assert _first_status(stack, "PUT", "/conformance-no-such-bucket/obj") == "404"
+    s3.put_bucket_acl(Bucket="conformance-continue", ACL="public-read-write")
+    assert _first_status(stack, "PUT", "/conformance-continue/obj") == "100"
+    # boto3 sends Expect: 100-continue with every PutObject: small and large bodies still arrive whole.
+    for size in (3, 2 << 20):
+        data = os.urandom(size)
+        s3.put_object(Bucket=BUCKET, Key="continue/obj", Body=data)
+        assert s3.get_object(Bucket=BUCKET, Key="continue/obj")["Body"].read() == data
+
+
+# A Content-Length shorter than the body: the HTTP server's 400 for the leftover bytes cut off
+# S3's answer to the request (BadDigest: the checksum botocore sent covers the whole body).
+def test_content_length_below_the_body_is_bad_digest(stack):
+    v2 = stack.client("s3", config=Config(signature_version="s3"))
+    v2.meta.events.register("before-call.s3.PutObject",
+                            lambda params, **_: params["headers"].update({"Content-Length": "2"}))
+    assert code_and_status(v2.put_object, Bucket=BUCKET, Key="short/foo", Body=b"bar") == ("BadDigest", 400)

@@ -38,6 +38,11 @@ class BodyReader:
     async def read_all_async(self) -> bytes:
         return self.read()
 
+    @property
+    def unread(self) -> bool:
+        """True while part of the body is still on the wire (never, for a body in memory)."""
+        return False
+
     def read_chunk(self, hint: int = 1 << 20) -> bytes:
         """Up to `hint` bytes without waiting for more than one network chunk."""
         if not self._buffer and not self._eof:
@@ -140,6 +145,13 @@ class AsgiBody(BodyReader):
         if self._error is not None:
             raise ConnectionError("client disconnected") from self._error
         return b""
+
+    async def load(self) -> None:
+        """Receive the rest of the body into this reader's buffer, on the event loop: reads
+        are then served from memory, as from a BytesBody, with no thread hop."""
+        while self._more:
+            self._buffer += await self._pull()
+        self._eof = True
 
     async def read_all_async(self) -> bytes:
         parts = [bytes(self._buffer)]

@@ -280,7 +280,7 @@ class S3Provider(Provider):
         # would wait for the loop itself), to a bucket that notifies no one (that enqueues
         # durably in Lambda).
         http = ctx.http
-        return (ctx.operation == "PutObject" and http is not None and isinstance(http.body, BytesBody)
+        return (ctx.operation == "PutObject" and http is not None and not http.body.unread
                 and (params.get("ContentLength") or 0) <= spool.SMALL_FILE
                 and not self.notifications.has_targets(params["Bucket"]))
 
