@@ -461,3 +461,15 @@ def test_content_length_below_the_body_is_bad_digest(stack):
     v2.meta.events.register("before-call.s3.PutObject",
                             lambda params, **_: params["headers"].update({"Content-Length": "2"}))
     assert code_and_status(v2.put_object, Bucket=BUCKET, Key="short/foo", Body=b"bar") == ("BadDigest", 400)
+
+
+# ListObjectsV2 with ContinuationToken='' was InvalidArgument; S3 takes it for no token and echoes it.
+def test_list_objects_v2_empty_continuation_token_is_no_token(s3):
+    s3.create_bucket(Bucket="conformance-empty-token")
+    for key in ("bar", "baz", "foo"):
+        s3.put_object(Bucket="conformance-empty-token", Key=key, Body=b"")
+    response = s3.list_objects_v2(Bucket="conformance-empty-token", ContinuationToken="")
+    assert response["ContinuationToken"] == "" and response["IsTruncated"] is False
+    assert [o["Key"] for o in response["Contents"]] == ["bar", "baz", "foo"]
+    assert code_and_status(s3.list_objects_v2, Bucket="conformance-empty-token",
+                           ContinuationToken="not-a-token") == ("InvalidArgument", 400)
