@@ -473,3 +473,16 @@ def test_list_objects_v2_empty_continuation_token_is_no_token(s3):
     assert [o["Key"] for o in response["Contents"]] == ["bar", "baz", "foo"]
     assert code_and_status(s3.list_objects_v2, Bucket="conformance-empty-token",
                            ContinuationToken="not-a-token") == ("InvalidArgument", 400)
+
+
+# A key whose percent-escapes are not UTF-8 became a key of U+FFFD characters (404 or worse, a
+# write under that name); S3 cannot parse such a URI: 400 InvalidURI.
+def test_key_that_is_not_utf8_is_an_unparsable_uri(stack, s3):
+    for method in ("GET", "PUT"):
+        response = requests.request(method, f"{stack.endpoint_url}/{BUCKET}/%AE%8A-", data=b"x", timeout=10)
+        assert response.status_code == 400 and b"<Code>InvalidURI</Code>" in response.content
+        assert b"Couldn't parse the specified URI." in response.content
+    assert "\ufffd\ufffd-" not in [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    # Valid UTF-8, control characters included, is a key like any other.
+    s3.put_object(Bucket=BUCKET, Key="\xae\x8a-", Body=b"x")
+    assert s3.get_object(Bucket=BUCKET, Key="\xae\x8a-")["Body"].read() == b"x"
