@@ -486,3 +486,22 @@ def test_key_that_is_not_utf8_is_an_unparsable_uri(stack, s3):
     # Valid UTF-8, control characters included, is a key like any other.
     s3.put_object(Bucket=BUCKET, Key="\xae\x8a-", Body=b"x")
     assert s3.get_object(Bucket=BUCKET, Key="\xae\x8a-")["Body"].read() == b"x"
+
+
+# An HTTP/1.1 upload stating no length at all (no Content-Length, no Transfer-Encoding) was
+# taken for an empty object; S3 answers 411 MissingContentLength. (boto3's own PutObject over
+# TLS, whose Content-Length s3-tests' *_contentlength_none/_empty remove, is chunked and fine.)
+def test_upload_without_any_length_is_411(stack, s3):
+    import socket
+    from urllib.parse import urlsplit
+
+    s3.create_bucket(Bucket="conformance-length", ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket="conformance-length")
+    s3.put_bucket_acl(Bucket="conformance-length", ACL="public-read-write")
+    url = urlsplit(stack.endpoint_url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as conn:
+        conn.sendall(f"PUT /conformance-length/obj HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode())
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 411") and b"<Code>MissingContentLength</Code>" in answer
+    assert requests.put(f"{stack.endpoint_url}/conformance-length/obj", timeout=10).status_code == 200  # Content-Length: 0
+    assert s3.head_object(Bucket="conformance-length", Key="obj")["ContentLength"] == 0

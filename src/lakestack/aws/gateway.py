@@ -72,6 +72,7 @@ class Gateway:
             body=AsgiBody(receive, loop),
             client_host=(scope.get("client") or ("", 0))[0],
             secure=scope.get("scheme") == "https",
+            http_version=scope.get("http_version", "1.1"),
         )
         if http.raw_path.startswith("/_lakestack/"):
             await _send(send, self._internal(http), loop, self.pool)
@@ -180,6 +181,11 @@ class Gateway:
         # (S3 signs headers only), and a request S3 would refuse is refused without a 100.
         # https://www.rfc-editor.org/rfc/rfc9110#section-10.1.1
         expects_continue = streaming and http.headers.get("expect", "").lower() == "100-continue"
+        if streaming and http.http_version != "2" and "content-length" not in http.headers and (
+                "transfer-encoding" not in http.headers):
+            # An HTTP/1.x upload that states no length at all (neither header): S3 wants one.
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList
+            raise AwsError("MissingContentLength", "You must provide the Content-Length HTTP header.", status=411)
         if body is None and not streaming:
             body = await self._read_body(http)
         elif streaming and _declared_length(http) <= SMALL_BODY and not expects_continue:

@@ -171,6 +171,7 @@ class HttpRequest:
     body: BodyReader = field(default_factory=lambda: BytesBody(b""))
     client_host: str = ""
     secure: bool = False  # arrived over TLS (aws:SecureTransport)
+    http_version: str = "1.1"  # ASGI's: "1.0", "1.1" or "2"
     _query: list[tuple[str, str]] | None = None
 
     @property
