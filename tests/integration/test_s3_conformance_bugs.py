@@ -505,3 +505,14 @@ def test_upload_without_any_length_is_411(stack, s3):
     assert answer.startswith(b"HTTP/1.1 411") and b"<Code>MissingContentLength</Code>" in answer
     assert requests.put(f"{stack.endpoint_url}/conformance-length/obj", timeout=10).status_code == 200  # Content-Length: 0
     assert s3.head_object(Bucket="conformance-length", Key="obj")["ContentLength"] == 0
+
+
+@needs_cli
+def test_get_object_torrent_from_the_cli(s3, aws, tmp_path):
+    s3.put_object(Bucket=BUCKET, Key="torrent/cli.bin", Body=b"x" * 1000)
+    out = tmp_path / "cli.torrent"
+    code, _, err = aws("get-object-torrent", "--bucket", BUCKET, "--key", "torrent/cli.bin", str(out))
+    assert code == 0, err
+    torrent, _ = _bdecode(out.read_bytes())
+    assert torrent[b"info"][b"length"] == 1000 and torrent[b"info"][b"name"] == b"cli.bin"
+    assert torrent[b"info"][b"pieces"] == hashlib.sha1(b"x" * 1000).digest()
