@@ -72,6 +72,7 @@ class Gateway:
             body=AsgiBody(receive, loop),
             client_host=(scope.get("client") or ("", 0))[0],
             secure=scope.get("scheme") == "https",
+            http_version=scope.get("http_version", "1.1"),
         )
         if http.raw_path.startswith("/_lakestack/"):
             await _send(send, self._internal(http), loop, self.pool)
@@ -175,9 +176,19 @@ class Gateway:
         operation = model.operation_model(operation_name)
         # Only S3 bodies stream; other services sign a hash of the whole body, so read it first.
         streaming = operation.has_streaming_input and service == "s3"
+        # "Expect: 100-continue" asks whether the body is wanted: uvicorn says 100 Continue at
+        # the first read of it, so such a body is read only once the request is authorized
+        # (S3 signs headers only), and a request S3 would refuse is refused without a 100.
+        # https://www.rfc-editor.org/rfc/rfc9110#section-10.1.1
+        expects_continue = streaming and http.headers.get("expect", "").lower() == "100-continue"
+        if streaming and http.http_version != "2" and "content-length" not in http.headers and (
+                "transfer-encoding" not in http.headers):
+            # An HTTP/1.x upload that states no length at all (neither header): S3 wants one.
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList
+            raise AwsError("MissingContentLength", "You must provide the Content-Length HTTP header.", status=411)
         if body is None and not streaming:
             body = await self._read_body(http)
-        elif streaming and _declared_length(http) <= SMALL_BODY:
+        elif streaming and _declared_length(http) <= SMALL_BODY and not expects_continue:
             # A small streaming body is read here, on the event loop, sparing the worker
             # thread a round trip per chunk; it still flows through SigV4's payload checks.
             await self._read_body(http)
@@ -205,6 +216,11 @@ class Gateway:
             problems = validate(operation.input_shape, params)
             if problems:
                 raise validation_error(protocol, validation_message(problems))
+        if expects_continue:
+            self._authorize(provider, ctx, params)
+            ctx.extra["authorized"] = True
+            if _declared_length(http) <= SMALL_BODY and isinstance(http.body, AsgiBody):
+                await http.body.load()  # sends the 100 Continue; a small body is then in memory
         if provider.runs_inline(ctx, params):
             output = self._invoke(provider, ctx, params)
         else:
@@ -240,7 +256,8 @@ class Gateway:
             response.headers.extend(self.stack.providers["s3"].cors_response_headers(bucket, http).items())
 
     def _invoke(self, provider, ctx: RequestContext, params: dict):
-        self._authorize(provider, ctx, params)
+        if not ctx.extra.get("authorized"):
+            self._authorize(provider, ctx, params)
         return getattr(provider, provider.method_name(ctx.operation))(ctx, params)
 
     def _authorize(self, provider, ctx: RequestContext, params: dict) -> None:

@@ -38,6 +38,11 @@ class BodyReader:
     async def read_all_async(self) -> bytes:
         return self.read()
 
+    @property
+    def unread(self) -> bool:
+        """True while part of the body is still on the wire (never, for a body in memory)."""
+        return False
+
     def read_chunk(self, hint: int = 1 << 20) -> bytes:
         """Up to `hint` bytes without waiting for more than one network chunk."""
         if not self._buffer and not self._eof:
@@ -141,6 +146,13 @@ class AsgiBody(BodyReader):
             raise ConnectionError("client disconnected") from self._error
         return b""
 
+    async def load(self) -> None:
+        """Receive the rest of the body into this reader's buffer, on the event loop: reads
+        are then served from memory, as from a BytesBody, with no thread hop."""
+        while self._more:
+            self._buffer += await self._pull()
+        self._eof = True
+
     async def read_all_async(self) -> bytes:
         parts = [bytes(self._buffer)]
         self._buffer.clear()
@@ -159,6 +171,7 @@ class HttpRequest:
     body: BodyReader = field(default_factory=lambda: BytesBody(b""))
     client_host: str = ""
     secure: bool = False  # arrived over TLS (aws:SecureTransport)
+    http_version: str = "1.1"  # ASGI's: "1.0", "1.1" or "2"
     _query: list[tuple[str, str]] | None = None
 
     @property

@@ -15,7 +15,8 @@ per small request through boto3 (2026-12-07, 2,000 calls): uvicorn+httptools STS
 STS 0.41 vs 0.41, GET 0.55 vs 0.52 ms), only a peek per connection.
 
 Library internals are used here and only here (locked: uvicorn 0.55.0, Hypercorn 0.18.0):
-- uvicorn: `Server.startup` is overridden to listen with this module's accept loop instead of
+- uvicorn: `HttpToolsProtocol.send_400_response` is overridden (see _Http1);
+  `Server.startup` is overridden to listen with this module's accept loop instead of
   `loop.create_server`; the HTTP/1.1 protocol is built exactly as uvicorn's own
   `create_protocol` builds it; each HTTP/2 connection is entered in `ServerState.connections`
   and `.tasks`, so uvicorn's shutdown asks it to finish and waits for it as for its own.
@@ -43,6 +44,7 @@ from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config as HypercornConfig
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger("lakestack.endpoint")
 
@@ -103,11 +105,29 @@ class Endpoint(uvicorn.Server):
 
     def http1_protocol(self) -> asyncio.Protocol:
         # As uvicorn.Server.startup's create_protocol.
-        return self.config.http_protocol_class(config=self.config, server_state=self.server_state,
-                                               app_state=self.lifespan.state, _loop=self._loop)
+        protocol_class = self.config.http_protocol_class
+        if protocol_class is HttpToolsProtocol:
+            protocol_class = _Http1
+        return protocol_class(config=self.config, server_state=self.server_state,
+                              app_state=self.lifespan.state, _loop=self._loop)
 
     def http2_protocol(self) -> asyncio.Protocol:
         return self._http2.protocol()
+
+
+class _Http1(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1, but bytes it cannot parse after a request it has taken whole (a
+    Content-Length shorter than the body sent) no longer cut that request's answer off: uvicorn
+    writes its 400 and closes at once. S3 answers the request (BadDigest, when a checksum was
+    sent for the whole body); then this connection closes, its stream being lost."""
+
+    def send_400_response(self, msg: str) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.more_body and not cycle.response_complete:
+            cycle.keep_alive = False  # closed once the answer is out
+            self.flow.pause_reading()
+            return
+        super().send_400_response(msg)
 
 
 class _Http2:

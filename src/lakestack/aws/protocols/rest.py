@@ -85,6 +85,7 @@ class RestRouter:
 
     def __init__(self, service_model):
         self.routes: list[Route] = []
+        self.xml = service_model.protocol == "rest-xml"
         for name in service_model.operation_names:
             op = service_model.operation_model(name)
             uri = op.http.get("requestUri", "/")
@@ -129,8 +130,19 @@ class RestRouter:
             m = route.pattern.fullmatch(path)
             if m is None:
                 continue
-            return route.operation, {k: unquote(v) for k, v in m.groupdict().items()}
+            return route.operation, {k: self._unquote(v) for k, v in m.groupdict().items()}
         return None, {}
+
+    def _unquote(self, value: str) -> str:
+        if not self.xml:
+            return unquote(value)
+        try:
+            return unquote(value, errors="strict")
+        except UnicodeDecodeError:
+            # S3: a path whose percent-escapes are not UTF-8 (a key sent as raw Latin-1 bytes)
+            # names no key: 400 InvalidURI, rather than a key of U+FFFD replacement characters.
+            raise AwsError("InvalidURI", "Couldn't parse the specified URI.", status=400,
+                           URI=value) from None
 
 
 def _is_xml(operation) -> bool:

@@ -50,7 +50,7 @@ BUCKET_PERMISSIONS = {
     "s3:GetBucketAcl": "READ_ACP", "s3:PutBucketAcl": "WRITE_ACP",
 }
 OBJECT_PERMISSIONS = {
-    "s3:GetObject": "READ", "s3:GetObjectVersion": "READ",
+    "s3:GetObject": "READ", "s3:GetObjectVersion": "READ", "s3:GetObjectTorrent": "READ",
     "s3:GetObjectAcl": "READ_ACP", "s3:GetObjectVersionAcl": "READ_ACP",
     "s3:PutObjectAcl": "WRITE_ACP", "s3:PutObjectVersionAcl": "WRITE_ACP",
 }

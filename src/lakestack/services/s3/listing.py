@@ -203,7 +203,7 @@ def list_v2(fetch: Fetch, bucket: str, params: dict, owner: dict) -> dict:
     encode = _check_encoding(params.get("EncodingType"))
     token = params.get("ContinuationToken")
     start_after = params.get("StartAfter")
-    if token is not None:
+    if token:  # an empty token is no token, echoed back as sent (MinIO and Ozone found S3 so)
         after, after_is_prefix = read_token(token)
     else:
         after, after_is_prefix = start_after or None, False

@@ -81,7 +81,10 @@ class Upload:
         return dt.datetime.fromtimestamp(self.initiated, dt.UTC)
 
     def initiator(self) -> dict:
-        if self.initiator_arn:
+        # "If the principal is an AWS account, it provides the Canonical User ID. If the
+        # principal is an IAM User, it provides a user ARN value."
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_Initiator.html
+        if self.initiator_arn and not self.initiator_arn.endswith(":root"):
             return {"ID": self.initiator_arn, "DisplayName": self.initiator_id or self.owner_account}
         return {"ID": canonical_user_id(self.owner_account), "DisplayName": self.owner_account}
 

@@ -30,6 +30,7 @@ from lakestack.services.s3 import (
     required_checksums,
     spool,
     tagging,
+    torrent,
 )
 from lakestack.services.s3 import post_object as browser_uploads
 from lakestack.services.s3.bucket_encryption import BucketEncryption, check_config
@@ -142,6 +143,7 @@ class S3Provider(Provider):
             bucket = params.get("Bucket")
             if bucket and self.buckets.get(bucket) is None:
                 raise errors.no_such_bucket(bucket)
+        self._check_expected_owners(params)
         checks = super().authorization(ctx, params)
         ctx.extra["params"] = params  # a bucket policy's conditions may test them (resource_decision)
         if ctx.operation in _ACL_WRITES and acls.requested(params):
@@ -278,7 +280,7 @@ class S3Provider(Provider):
         # would wait for the loop itself), to a bucket that notifies no one (that enqueues
         # durably in Lambda).
         http = ctx.http
-        return (ctx.operation == "PutObject" and http is not None and isinstance(http.body, BytesBody)
+        return (ctx.operation == "PutObject" and http is not None and not http.body.unread
                 and (params.get("ContentLength") or 0) <= spool.SMALL_FILE
                 and not self.notifications.has_targets(params["Bucket"]))
 
@@ -1117,6 +1119,41 @@ class S3Provider(Provider):
         else:
             encryption.check_plain(key)
         return attributes.describe(record, params)
+
+
+    # -- fix: GetObjectTorrent ----------------------------------------------------------------
+
+    ACTIONS = ACTIONS | {"GetObjectTorrent": Action("s3:GetObjectTorrent", OBJECT)}
+
+    def get_object_torrent(self, ctx, params):
+        record, file = self.objects.open(ctx.account_id, params["Bucket"], params["Key"])
+        with file:
+            torrent.check_torrentable(record.size, record.sse is not None)
+            url = _location(ctx, params["Bucket"], params["Key"])
+            if _secure(ctx) and url.startswith("http://"):
+                url = "https://" + url[len("http://"):]
+            return {"Body": torrent.metainfo(file, record.size, params["Key"], url)}
+
+    # -- expected bucket owner ---------------------------------------------------------------
+
+    def _check_expected_owners(self, params) -> None:
+        """x-amz-expected-bucket-owner (and x-amz-source-expected-bucket-owner on copies):
+        403 AccessDenied when the bucket belongs to another account. Answered before the
+        caller's own permissions: either way a stranger learns only "Access Denied".
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html"""
+        expected = params.get("ExpectedBucketOwner")
+        if expected is not None:
+            bucket = self.buckets.get(params.get("Bucket") or "")
+            if bucket is not None and bucket.account_id != expected:
+                raise errors.access_denied()
+        expected = params.get("ExpectedSourceBucketOwner")
+        if expected is not None and params.get("CopySource"):
+            try:
+                source = self.buckets.get(parse_copy_source(params["CopySource"])[0])
+            except Exception:  # malformed: the operation itself answers InvalidArgument
+                return
+            if source is not None and source.account_id != expected:
+                raise errors.access_denied()
 
 
 def _secure(ctx) -> bool:
