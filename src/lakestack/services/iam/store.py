@@ -4,9 +4,9 @@ IAM is global: every entity belongs to an account and none to a region. Names of
 groups, roles and policies are unique per account regardless of case, as on AWS.
 
 Each concept has its own small class (users, groups, roles, access keys, managed and
-inline policies, STS sessions); `IamStore` opens the database and holds them. Every
-write goes through `IamStore.write()`, which bumps `generation` after the commit so the
-credential and policy caches on the request path know to drop what they hold.
+inline policies, STS sessions, OpenID Connect providers); `IamStore` opens the database and
+holds them. Every write goes through `IamStore.write()`, which bumps `generation` after the
+commit so the credential and policy caches on the request path know to drop what they hold.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from lakestack.services.iam.access_keys import AccessKeys
 from lakestack.services.iam.entities import Groups, Roles, Users
 from lakestack.services.iam.inline_policies import InlinePolicies
 from lakestack.services.iam.managed_policies import ManagedPolicies
+from lakestack.services.iam.oidc_providers import OidcProviders
 from lakestack.services.iam.sessions import Sessions
 
 SCHEMA = """
@@ -138,6 +139,17 @@ CREATE TABLE IF NOT EXISTS sessions (
     expiration REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_by_expiration ON sessions(expiration);
+-- OpenID Connect identity providers; arn is arn:aws:iam::<account>:oidc-provider/<url>.
+CREATE TABLE IF NOT EXISTS oidc_providers (
+    arn TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    client_ids TEXT NOT NULL DEFAULT '[]',
+    thumbprints TEXT NOT NULL DEFAULT '[]',
+    tags TEXT NOT NULL DEFAULT '[]',
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS oidc_providers_by_account ON oidc_providers(account_id);
 """
 
 
@@ -164,6 +176,7 @@ class IamStore:
         self.policies = ManagedPolicies(self)
         self.inline = InlinePolicies(self)
         self.sessions = Sessions(self)
+        self.oidc_providers = OidcProviders(self)
         self.policies.install_aws_managed()
 
     @contextmanager
