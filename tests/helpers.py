@@ -1,6 +1,7 @@
 """Small helpers shared by test modules (importable because tests/conftest.py puts this
 folder on sys.path)."""
 
+import os
 import time
 
 import pytest
@@ -22,3 +23,17 @@ def wait_active(kinesis, name: str, timeout: float = 10) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"{name} did not become ACTIVE")
+
+
+def aws_cli_env(stack, directory, endpoint: bool = True, **extra: str) -> dict:
+    """The environment for an `aws` CLI subprocess against `stack` with its root key: the
+    caller's environment less every AWS_* variable, config and credentials files of its own
+    under `directory` (so no profile of the machine's leaks in), and `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
+               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE=str(directory / "config"), AWS_SHARED_CREDENTIALS_FILE=str(directory / "credentials"),
+               **extra)
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = stack.endpoint_url
+    return env

@@ -5,7 +5,6 @@ a restart."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -15,6 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from helpers import aws_cli_env
 
 from lakestack.inprocess import LocalStack
 
@@ -215,10 +215,7 @@ def test_authorized_on_the_provider_arn(iam, stack, url):
 
 @pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this environment")
 def test_aws_cli(stack, tmp_path, url):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ENDPOINT_URL=stack.endpoint_url, AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
-               AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    env = aws_cli_env(stack, tmp_path)
 
     def aws(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run([str(AWS), "iam", *args], env=env, capture_output=True, text=True, timeout=120)

@@ -4,7 +4,6 @@ account's way into them through STS AssumeRole, who may call what, and a restart
 it all — through boto3 and `aws organizations`."""
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from helpers import error_of
+from helpers import aws_cli_env, error_of
 from member_accounts import ACCESS_ROLE, assume_access_role, create_account, role_assumer, session_client
 
 import lakestack
@@ -237,10 +236,7 @@ def test_operations_not_served_say_so(org):
 
 @pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this environment")
 def test_cli(stack, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ENDPOINT_URL=stack.endpoint_url, AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
-               AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    env = aws_cli_env(stack, tmp_path)
 
     def aws(*args: str) -> dict:
         done = subprocess.run([str(AWS), *args, "--output", "json"], env=env, capture_output=True, text=True,

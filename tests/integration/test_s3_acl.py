@@ -5,7 +5,6 @@ in — anonymous (unsigned) clients, IAM users, explicit denies — through boto
 
 import itertools
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import boto3
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
-from helpers import error_of
+from helpers import aws_cli_env, error_of
 
 import lakestack
 
@@ -371,11 +370,7 @@ def test_acl_headers_on_a_write_need_put_object_acl(stack, s3, anonymous):
 
 @pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this environment")
 def test_acls_through_the_cli(stack, s3, anonymous, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ENDPOINT_URL=stack.endpoint_url, AWS_DEFAULT_REGION="us-east-1",
-               AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"],
-               AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    env = aws_cli_env(stack, tmp_path)
 
     def s3api(*args: str) -> dict:
         done = subprocess.run([str(AWS), "s3api", *args], env=env, capture_output=True, text=True, timeout=120)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import error_of
+from helpers import aws_cli_env, error_of
 
 import lakestack
 
@@ -93,10 +93,7 @@ def test_attributes_through_the_cli(stack, s3, tmp_path):
     if not AWS.exists():
         pytest.skip("the AWS CLI is not installed in this environment")
     s3.put_object(Bucket="attrs", Key="cli", Body=b"abc")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
-               AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"))
+    env = aws_cli_env(stack, tmp_path, endpoint=False)
     done = subprocess.run([str(AWS), "--endpoint-url", stack.endpoint_url, "s3api", "get-object-attributes",
                            "--bucket", "attrs", "--key", "cli", "--object-attributes", "ETag", "ObjectSize"],
                           env=env, capture_output=True, text=True, timeout=120)

@@ -5,7 +5,6 @@ itself), S3's condition keys — through boto3 and `aws s3api`; a policy survive
 
 import itertools
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
-from helpers import error_of
+from helpers import aws_cli_env, error_of
 
 import lakestack
 from lakestack.aws.errors import AwsError
@@ -474,11 +473,7 @@ def test_a_policy_survives_kill_9(server_process):
 @pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this environment")
 def test_aws_cli_put_get_delete_bucket_policy(stack, s3, anonymous, tmp_path):
     bucket = new_bucket(s3, "index.html")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ENDPOINT_URL=stack.endpoint_url, AWS_DEFAULT_REGION="us-east-1",
-               AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"],
-               AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    env = aws_cli_env(stack, tmp_path)
 
     def aws(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(AWS), "s3api", *args], env=env, capture_output=True, text=True, timeout=120)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import aws_cli_env
 
 import lakestack
 
@@ -26,15 +27,7 @@ def stack():
 @pytest.fixture(scope="module")
 def aws(stack, tmp_path_factory):
     config = tmp_path_factory.mktemp("aws-config")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=stack.endpoint_url,
-        AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-        AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"],
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(config / "config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(config / "credentials"),
-    )
+    env = aws_cli_env(stack, config)
 
     def run(*args: str, expect: int = 0) -> str:
         done = subprocess.run([str(AWS), *args], env=env, capture_output=True, text=True, timeout=300)

@@ -13,7 +13,7 @@ import pytest
 import requests
 from botocore import UNSIGNED
 from botocore.config import Config
-from helpers import error_of
+from helpers import aws_cli_env, error_of
 
 import lakestack
 
@@ -38,12 +38,7 @@ def s3(stack):
 def aws(stack, tmp_path_factory):
     """`aws s3api …` against the stack: (exit code, stdout, stderr)."""
     config = tmp_path_factory.mktemp("aws-config")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ENDPOINT_URL=stack.endpoint_url, AWS_DEFAULT_REGION="us-east-1",
-               AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"],
-               AWS_CONFIG_FILE=str(config / "config"), AWS_SHARED_CREDENTIALS_FILE=str(config / "credentials"),
-               AWS_MAX_ATTEMPTS="1")
+    env = aws_cli_env(stack, config, AWS_MAX_ATTEMPTS="1")
 
     def run(*args: str) -> tuple[int, str, str]:
         done = subprocess.run([str(AWS), "s3api", *args], env=env, capture_output=True, text=True, timeout=120)

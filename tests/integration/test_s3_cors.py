@@ -5,7 +5,6 @@ errors and browser uploads (POST Object) too."""
 
 import itertools
 import json
-import os
 import subprocess
 import sys
 import urllib.error
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from botocore.config import Config
-from helpers import error_of
+from helpers import aws_cli_env, error_of
 
 AWS = Path(sys.executable).parent / "aws"
 _names = itertools.count()
@@ -171,10 +170,7 @@ def test_delete_bucket_drops_its_cors(s3):
 @pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this environment")
 def test_cors_through_the_aws_cli(stack, s3, tmp_path):
     bucket = new_bucket(s3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ENDPOINT_URL=stack.endpoint_url, AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
-               AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    env = aws_cli_env(stack, tmp_path)
 
     def aws(*args: str, expect: int = 0) -> subprocess.CompletedProcess:
         done = subprocess.run([str(AWS), "s3api", *args], env=env, capture_output=True, text=True, timeout=120)

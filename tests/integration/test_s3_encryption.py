@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from helpers import error_of
+from helpers import aws_cli_env, error_of
 
 import lakestack
 
@@ -230,11 +230,7 @@ def test_sse_c_through_the_cli(s3, stack, tmp_path):
     bucket = new_bucket(s3)
     source = tmp_path / "in.bin"
     source.write_bytes(os.urandom(70_000))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
-               AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"),
-               AWS_CA_BUNDLE=stack.ca_bundle)
+    env = aws_cli_env(stack, tmp_path, endpoint=False, AWS_CA_BUNDLE=stack.ca_bundle)
     (tmp_path / "key.bin").write_bytes(KEY)  # the CLI base64-encodes the key itself
     key_args = ["--sse-customer-algorithm", "AES256", "--sse-customer-key", f"fileb://{tmp_path / 'key.bin'}"]
 

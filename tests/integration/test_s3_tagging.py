@@ -4,13 +4,12 @@ the limits and their errors, tags going with their object — through boto3 and 
 
 import itertools
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import error_of
+from helpers import aws_cli_env, error_of
 
 import lakestack
 
@@ -121,10 +120,7 @@ def test_tags_through_the_cli(stack, s3, tmp_path):
         pytest.skip("the AWS CLI is not installed in this environment")
     bucket = new_bucket(s3)
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
-               AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"))
+    env = aws_cli_env(stack, tmp_path, endpoint=False)
 
     def aws(*args) -> str:
         done = subprocess.run([str(AWS), "--endpoint-url", stack.endpoint_url, "s3api", *args], env=env,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from helpers import error_of
+from helpers import aws_cli_env, error_of
 
 import lakestack
 
@@ -511,10 +511,7 @@ def test_versions_need_the_version_actions(stack, s3):
 
 @pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed in this environment")
 def test_aws_cli_s3api(stack, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ENDPOINT_URL=stack.endpoint_url, AWS_ACCESS_KEY_ID=stack.credentials["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=stack.credentials["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
-               AWS_CONFIG_FILE=str(tmp_path / "config"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    env = aws_cli_env(stack, tmp_path)
 
     def aws(*args: str) -> dict:
         done = subprocess.run([str(AWS), "s3api", *args, "--output", "json"], env=env, capture_output=True,
