@@ -8,58 +8,18 @@ after moving the service clock forward).
 
 from __future__ import annotations
 
-import logging
-import threading
-
-log = logging.getLogger("lakestack.kinesis")
+from lakestack.runtime.periodic import Periodic
 
 
 class Retention:
     def __init__(self, provider, interval: float = 60.0):
         self.provider = provider
-        self.interval = interval
-        self._kick = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._done = threading.Condition()
-        self._started = self._finished = 0  # pass numbers
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="lakestack-kinesis-retention", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._kick.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def wake(self) -> None:
-        self._kick.set()
+        self._periodic = Periodic("lakestack-kinesis-retention", self.run_once, interval, run_at_start=False)
+        self.start, self.stop, self.wake = self._periodic.start, self._periodic.stop, self._periodic.wake
 
     def trim_now(self, timeout: float = 30.0) -> bool:
         """Wake the background pass and wait for one that started after this call."""
-        with self._done:
-            target = self._started + 1
-            self._kick.set()
-            return self._done.wait_for(lambda: self._finished >= target, timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._kick.wait(self.interval)
-            self._kick.clear()
-            if self._stop.is_set():
-                return
-            with self._done:
-                self._started += 1
-                number = self._started
-            try:
-                self.run_once()
-            except Exception:  # keep the thread alive; the next pass retries
-                log.exception("kinesis retention pass failed")
-            with self._done:
-                self._finished = number
-                self._done.notify_all()
+        return self._periodic.run_now(timeout)
 
     def run_once(self) -> None:
         provider = self.provider

@@ -33,13 +33,13 @@ import datetime as dt
 import logging
 import math
 import secrets
-import threading
 import time
 from email.utils import format_datetime
 from urllib.parse import quote
 
 from lakestack.aws.errors import AwsError
 from lakestack.aws.protocols.values import to_datetime
+from lakestack.runtime.periodic import Periodic
 from lakestack.services.s3 import errors, keys
 from lakestack.services.s3.buckets import Bucket
 from lakestack.services.s3.listing import successor
@@ -251,46 +251,19 @@ class Lifecycle:
         self.day_seconds = float(settings.s3_lifecycle_day_seconds)
         self.interval = (settings.s3_lifecycle_interval_seconds
                          or min(3600.0, max(0.05, self.day_seconds / 20)))
-        # (bucket, key, version id) → the version's object tags, for rules with tag filters;
-        # None until object tagging exists (then no object has tags, and such rules select nothing).
+        # (bucket, key, version id) → the version's object tags, for rules with tag filters (set by
+        # the provider to object tagging's reader; None: no object has tags).
         self.tags_of = None
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._wake.set()  # a first pass right away: rules may have come due while the server was down
-            self._thread = threading.Thread(target=self._loop, name="lakestack-s3-lifecycle", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def changed(self) -> None:
-        """A configuration changed: run a pass soon rather than at the next interval."""
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            try:
-                self.run_once()
-            except Exception:  # keep running; the next pass tries again
-                log.exception("S3 lifecycle pass failed")
+        self._periodic = Periodic("lakestack-s3-lifecycle", self.run_once, self.interval)
+        self.start, self.stop = self._periodic.start, self._periodic.stop
+        self.changed = self._periodic.wake  # a configuration changed: a pass soon, not at the next interval
 
     def run_once(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         for bucket in self.buckets.with_lifecycle():
             config = bucket.lifecycle
             for rule in config["Rules"] if config is not None else ():
-                if self._stopping.is_set():
+                if self._periodic.stopping:
                     return
                 if rule["Status"] != "Enabled":
                     continue
