@@ -3,6 +3,7 @@ through boto3 (and the AWS CLI where natural), with AWS's answer as the expectat
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import subprocess
@@ -12,7 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 from botocore import UNSIGNED
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from helpers import aws_cli_env, error_of
 
 import lakestack
@@ -511,3 +515,19 @@ def test_get_object_torrent_from_the_cli(s3, aws, tmp_path):
     torrent, _ = _bdecode(out.read_bytes())
     assert torrent[b"info"][b"length"] == 1000 and torrent[b"info"][b"name"] == b"cli.bin"
     assert torrent[b"info"][b"pieces"] == hashlib.sha1(b"x" * 1000).digest()
+
+
+def test_a_text_payload_that_is_not_utf8_is_a_400(stack):
+    """PutBucketPolicy's body is a string payload: bytes that are not UTF-8 were a 500."""
+    stack.client("s3").create_bucket(Bucket="not-utf8-policy")
+    body = b"\xff\xfe{}"
+    request = AWSRequest(method="PUT", url=f"{stack.endpoint_url}/not-utf8-policy?policy", data=body,
+                         headers={"x-amz-content-sha256": hashlib.sha256(body).hexdigest()})
+    S3SigV4Auth(Credentials(stack.credentials["aws_access_key_id"], stack.credentials["aws_secret_access_key"]),
+                "s3", "us-east-1").add_auth(request)
+    host, port = stack.endpoint_url.split("//")[1].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.request("PUT", "/not-utf8-policy?policy", body, dict(request.headers))
+    response = connection.getresponse()
+    assert response.status == 400
+    assert b"<Code>InvalidArgument</Code>" in response.read()

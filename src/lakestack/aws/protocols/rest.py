@@ -222,7 +222,10 @@ def parse_request(operation, http, body, path_params: dict) -> dict:
             else:
                 data = body if isinstance(body, bytes | bytearray) else body.read()
                 if data:
-                    out[payload] = data if member.type_name == "blob" else data.decode()
+                    try:
+                        out[payload] = data if member.type_name == "blob" else data.decode()
+                    except UnicodeDecodeError:  # a text payload (e.g. a bucket policy) that is not UTF-8
+                        raise AwsError(_invalid_code(operation), f"The {payload} must be UTF-8 text") from None
         elif body:
             out[payload] = _decode_body(operation, member, body)
     elif body and plan.body_members:
