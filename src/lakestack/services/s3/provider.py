@@ -120,7 +120,8 @@ class S3Provider(BrowserOperations, AccessOperations, RetentionOperations, Objec
         self.store.close()
 
     def authorization(self, ctx, params):
-        ctx.extra["s3_params"] = params  # for resource_decision (an object's ACL names its version)
+        # resource_decision reads them: a bucket policy's conditions, the version an object ACL names.
+        ctx.extra["params"] = params
         if ctx.principal is None and ctx.operation != "CreateBucket":
             # An anonymous caller learns that a bucket does not exist (404) before it is denied.
             bucket = params.get("Bucket")
@@ -128,7 +129,6 @@ class S3Provider(BrowserOperations, AccessOperations, RetentionOperations, Objec
                 raise errors.no_such_bucket(bucket)
         self._check_expected_owners(params)
         checks = super().authorization(ctx, params)
-        ctx.extra["params"] = params  # a bucket policy's conditions may test them (resource_decision)
         if ctx.operation in calls.ACL_WRITES and acls.requested(params):
             # "To use ACL-specific headers, you must have the s3:PutObjectAcl permission."
             # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html

@@ -205,7 +205,7 @@ class AccessOperations:
     def _effective_object_acl(self, ctx, bucket, key: str, resource: str) -> dict | None:
         """The ACL of the object (version) a check names, its default if it has none; None when
         there is no such object."""
-        params = ctx.extra.get("s3_params") or {}
+        params = ctx.extra.get("params") or {}
         version_id = params.get("VersionId")
         if params.get("Key") != key or params.get("Bucket") != bucket.name:  # a copy's source
             try:
