@@ -37,3 +37,18 @@ def aws_cli_env(stack, directory, endpoint: bool = True, **extra: str) -> dict:
     if endpoint:
         env["AWS_ENDPOINT_URL"] = stack.endpoint_url
     return env
+
+
+class Crash(Exception):
+    """Stands in for kill -9 at a chosen step (S3 store crash tests)."""
+
+
+def open_s3_store(home):
+    """S3's store, buckets and objects on `home`, as the provider makes them (no server)."""
+    from lakestack.services.s3.buckets import Buckets
+    from lakestack.services.s3.objects import Objects
+    from lakestack.services.s3.store import S3Store
+
+    store = S3Store(home, home / "state")
+    buckets = Buckets(store)
+    return store, buckets, Objects(store, buckets)

@@ -8,27 +8,16 @@ import threading
 import time
 
 import pytest
+from helpers import Crash
+from helpers import open_s3_store as open_store
 
 from lakestack.aws.errors import AwsError
 from lakestack.aws.request import BytesBody
 from lakestack.services.s3 import spool
-from lakestack.services.s3.buckets import Buckets
 from lakestack.services.s3.keys import hashed_relpath
-from lakestack.services.s3.objects import Objects
 from lakestack.services.s3.spool import Incoming
-from lakestack.services.s3.store import S3Store
 
 ACCOUNT = "000000000000"
-
-
-class Crash(Exception):
-    """Stands in for kill -9 at a chosen step."""
-
-
-def open_store(home):
-    store = S3Store(home, home / "state")
-    buckets = Buckets(store)
-    return store, buckets, Objects(store, buckets)
 
 
 @pytest.fixture

@@ -5,26 +5,15 @@ cut short at every step and replayed by recovery, or finished and replayed again
 import random
 
 import pytest
+from helpers import Crash
+from helpers import open_s3_store as open_store
 
 from lakestack.aws.request import BytesBody
-from lakestack.services.s3.buckets import Buckets
-from lakestack.services.s3.objects import Objects
 from lakestack.services.s3.spool import Incoming
-from lakestack.services.s3.store import S3Store
 from lakestack.services.s3.versioning import DeleteItem
 
 ACCOUNT = "000000000000"
 KEYS = ("k", "dir/k", "dir", "a//b")
-
-
-class Crash(Exception):
-    """Stands in for kill -9 at a chosen step."""
-
-
-def open_store(home):
-    store = S3Store(home, home / "state")
-    buckets = Buckets(store)
-    return store, buckets, Objects(store, buckets)
 
 
 @pytest.fixture
