@@ -333,8 +333,8 @@ def test_aws_cli_object_lock(stack, s3, tmp_path):
     assert config["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 3}
     version = json.loads(aws("put-object", "--bucket", bucket, "--key", "k"))["VersionId"]
     assert json.loads(aws("get-object-retention", "--bucket", bucket, "--key", "k"))["Retention"]["Mode"] == "GOVERNANCE"
-    aws("delete-object", "--bucket", bucket, "--key", "k", "--version-id", version, expect=255)
-    aws("delete-object", "--bucket", bucket, "--key", "k", "--version-id", version, "--bypass-governance-retention")
+    aws("delete-object", "--bucket", bucket, "--key", "k", f"--version-id={version}", expect=255)
+    aws("delete-object", "--bucket", bucket, "--key", "k", f"--version-id={version}", "--bypass-governance-retention")
     assert "Versions" not in s3.list_object_versions(Bucket=bucket)
 
 

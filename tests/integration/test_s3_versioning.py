@@ -529,13 +529,13 @@ def test_aws_cli_s3api(stack, tmp_path):
         source.write_text(text)
         ids.append(aws("put-object", "--bucket", bucket, "--key", "k.txt", "--body", str(source))["VersionId"])
     out = tmp_path / "out.txt"
-    got = aws("get-object", "--bucket", bucket, "--key", "k.txt", "--version-id", ids[0], str(out))
+    got = aws("get-object", "--bucket", bucket, "--key", "k.txt", f"--version-id={ids[0]}", str(out))
     assert got["VersionId"] == ids[0] and out.read_text() == "first"
     listed = aws("list-object-versions", "--bucket", bucket)
     assert [v["VersionId"] for v in listed["Versions"]] == [ids[1], ids[0]]
     marker = aws("delete-object", "--bucket", bucket, "--key", "k.txt")
     assert marker["DeleteMarker"] is True
-    assert aws("delete-object", "--bucket", bucket, "--key", "k.txt", "--version-id", marker["VersionId"])[
+    assert aws("delete-object", "--bucket", bucket, "--key", "k.txt", f"--version-id={marker['VersionId']}")[
         "DeleteMarker"] is True
     aws("get-object", "--bucket", bucket, "--key", "k.txt", str(out))
     assert out.read_text() == "second"

@@ -50,8 +50,11 @@ DATA_COLUMNS = ", ".join(c for c in COLUMNS.split(", ") if c not in ("bucket", "
 
 
 def new_version_id() -> str:
-    """32 URL-safe characters, like the ids S3 hands out."""
-    return secrets.token_urlsafe(24)
+    """32 URL-safe characters, like the ids S3 hands out — never starting with '-', which a
+    command line (`aws s3api … --version-id -x…`) would read as an option."""
+    while (version_id := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return version_id
 
 
 def is_null(version_id: str | None) -> bool:
