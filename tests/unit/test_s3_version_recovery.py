@@ -198,3 +198,11 @@ def test_recovery_leaves_a_path_written_again_alone(tmp_path, monkeypatch):
     monkeypatch.undo()
     store, _, objects = open_store(tmp_path)
     assert objects.open(ACCOUNT, "plain", "a/b")[1].read() == b"a/b"
+
+
+def test_version_ids_never_start_with_a_dash():
+    """A command line would read `--version-id -abc…` as an option."""
+    from lakestack.services.s3.versioning import new_version_id
+
+    ids = [new_version_id() for _ in range(5000)]
+    assert not any(i.startswith("-") for i in ids) and all(len(i) == 32 for i in ids)
